@@ -1,0 +1,72 @@
+// The stswatch binary: one program, one subcommand per role. Concrete components are wired
+// together here and nowhere else.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/lint.h"
+
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+constexpr std::string_view kUsage =
+    R"(usage: stswatch COMMAND [ARGS...]
+
+stswatch checks the mail-transport security of domains: MTA-STS (RFC 8461) and
+SMTP TLS Reporting (RFC 8460), the way a sending mail server sees them.
+
+Commands:
+  lint       validate a policy file, _mta-sts records or _smtp._tls records offline
+
+Options:
+  -h, --help     show this help
+  --version      print the version
+
+Run 'stswatch COMMAND --help' for the options of a command.
+)";
+
+bool WantsColor() {
+  const char* term = std::getenv("TERM");
+  return isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr &&
+         !(term != nullptr && std::strcmp(term, "dumb") == 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  stswatch::cli::CommandIo io{std::cin, std::cout, std::cerr, WantsColor()};
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string_view command = args.front();
+  const stswatch::cli::Args rest = stswatch::cli::Args(args).subspan(1);
+  int status = 2;
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << kUsage;
+    status = 0;
+  } else if (command == "--version" || command == "version") {
+    std::cout << "stswatch " << kVersion << "\n";
+    status = 0;
+  } else if (command == "lint") {
+    status = stswatch::cli::RunLint(rest, io);
+  } else {
+    std::cerr << "stswatch: unknown command '" << command << "'\n"
+              << "Try 'stswatch --help'.\n";
+  }
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "stswatch: cannot write to standard output\n";
+    return status == 0 ? 2 : status;
+  }
+  return status;
+}
