@@ -1,0 +1,45 @@
+#include "mtasts/finding_codes.h"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace stswatch::mtasts {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+TEST(FindingCodesTest, CodesAreUniqueAndWellFormed) {
+  const std::regex shape("[a-z0-9_]+\\.[a-z0-9_]+");
+  std::set<std::string_view> seen;
+  ASSERT_GT(AllFindingCodes().size(), 40u);
+  for (const FindingCode* code : AllFindingCodes()) {
+    EXPECT_TRUE(seen.insert(code->id).second) << "duplicate code " << code->id;
+    EXPECT_TRUE(std::regex_match(std::string(code->id), shape)) << code->id;
+    EXPECT_TRUE(code->rfc.starts_with("RFC ")) << code->id;
+    EXPECT_FALSE(code->summary.empty()) << code->id;
+  }
+}
+
+// Users look codes up in FINDINGS.md: every code must be documented with its severity.
+TEST(FindingCodesTest, EveryCodeIsDocumented) {
+  const std::string doc = ReadFile("mtasts/FINDINGS.md");
+  ASSERT_FALSE(doc.empty()) << "mtasts/FINDINGS.md not found";
+  for (const FindingCode* code : AllFindingCodes()) {
+    const std::string row =
+        "| `" + std::string(code->id) + "` | " + std::string(SeverityName(code->severity)) + " |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "FINDINGS.md lacks the row for " << code->id;
+  }
+}
+
+}  // namespace
+}  // namespace stswatch::mtasts
