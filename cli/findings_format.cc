@@ -78,6 +78,7 @@ boost::json::array FindingsToJson(const std::vector<Finding>& findings) {
 
 void PrintFindings(std::ostream& out, const std::vector<Finding>& findings, bool color) {
   std::vector<const Finding*> sorted;
+  sorted.reserve(findings.size());
   for (const Finding& f : findings) {
     sorted.push_back(&f);
   }

@@ -228,8 +228,9 @@ int LintStsRecord(Args args, CommandIo& io) {
     return *exit;
   }
   if (options.operands.empty()) {
-    return UsageError(io, "lint sts-record needs at least one RECORD (the TXT records at "
-                          "_mta-sts.DOMAIN)");
+    return UsageError(io,
+                      "lint sts-record needs at least one RECORD (the TXT records at "
+                      "_mta-sts.DOMAIN)");
   }
   const mtasts::StsRecordResult result = mtasts::ParseStsRecordSet(options.operands);
   if (options.json) {
@@ -265,8 +266,9 @@ int LintTlsRptRecord(Args args, CommandIo& io) {
     return *exit;
   }
   if (options.operands.empty()) {
-    return UsageError(io, "lint tlsrpt-record needs at least one RECORD (the TXT records at "
-                          "_smtp._tls.DOMAIN)");
+    return UsageError(io,
+                      "lint tlsrpt-record needs at least one RECORD (the TXT records at "
+                      "_smtp._tls.DOMAIN)");
   }
   const mtasts::TlsRptRecordResult result = mtasts::ParseTlsRptRecordSet(options.operands);
   if (options.json) {
@@ -314,8 +316,8 @@ int RunLint(Args args, CommandIo& io) {
   if (kind == "tlsrpt-record") {
     return LintTlsRptRecord(rest, io);
   }
-  return UsageError(io, "unknown kind " + mtasts::Quote(kind) +
-                            "; use policy, sts-record or tlsrpt-record");
+  return UsageError(
+      io, "unknown kind " + mtasts::Quote(kind) + "; use policy, sts-record or tlsrpt-record");
 }
 
 }  // namespace stswatch::cli

@@ -38,10 +38,9 @@ bool HasError(const std::vector<Finding>& findings) {
 }
 
 int CountSeverity(const std::vector<Finding>& findings, Severity severity) {
-  return static_cast<int>(std::count_if(findings.begin(), findings.end(),
-                                        [severity](const Finding& f) {
-                                          return f.severity == severity;
-                                        }));
+  return static_cast<int>(
+      std::count_if(findings.begin(), findings.end(),
+                    [severity](const Finding& f) { return f.severity == severity; }));
 }
 
 }  // namespace stswatch::mtasts

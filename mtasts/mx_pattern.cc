@@ -65,8 +65,7 @@ bool MxPatternMatches(std::string_view pattern, std::string_view host) {
     if (h.size() <= suffix.size() || !h.ends_with(suffix)) {
       return false;
     }
-    const std::string_view first_label =
-        std::string_view(h).substr(0, h.size() - suffix.size());
+    const std::string_view first_label = std::string_view(h).substr(0, h.size() - suffix.size());
     return first_label.find('.') == std::string_view::npos;
   }
   return p == h;

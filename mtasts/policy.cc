@@ -87,8 +87,8 @@ class PolicyParser {
     for (std::size_t i = 0; i < body_.size(); ++i) {
       const auto u = static_cast<unsigned char>(body_[i]);
       if ((u < 0x20 && u != '\t' && u != '\r' && u != '\n') || u == 0x7F) {
-        Add(MakeFinding(kPolicyNotText, "The policy file contains the control byte \\x" +
-                                            Hex(u) + " at offset " + std::to_string(i) +
+        Add(MakeFinding(kPolicyNotText, "The policy file contains the control byte \\x" + Hex(u) +
+                                            " at offset " + std::to_string(i) +
                                             "; it is not a text file."));
         return false;
       }
@@ -108,8 +108,8 @@ class PolicyParser {
     int crlf = 0;
     while (start < body_.size()) {
       const std::size_t lf = body_.find('\n', start);
-      std::string_view text = body_.substr(start, lf == std::string_view::npos ? body_.size() - start
-                                                                              : lf - start);
+      std::string_view text =
+          body_.substr(start, lf == std::string_view::npos ? body_.size() - start : lf - start);
       if (lf != std::string_view::npos) {
         if (!text.empty() && text.back() == '\r') {
           text.remove_suffix(1);
@@ -125,10 +125,9 @@ class PolicyParser {
       start = lf + 1;
     }
     if (lf_only > 0) {
-      std::string message =
-          crlf > 0 ? "Line ends are mixed: " + std::to_string(crlf) + " CRLF and " +
-                         std::to_string(lf_only) + " LF only. "
-                   : std::string("Lines end in LF only. ");
+      std::string message = crlf > 0 ? "Line ends are mixed: " + std::to_string(crlf) +
+                                           " CRLF and " + std::to_string(lf_only) + " LF only. "
+                                     : std::string("Lines end in LF only. ");
       message +=
           "RFC 8461 as published says CRLF-separated while its grammar allows LF (erratum "
           "6253); most senders accept both, but CRLF is the safe choice.";
@@ -213,10 +212,10 @@ class PolicyParser {
       return;
     }
     if (value != "STSv1") {
-      Add(MakeFinding(kPolicyVersionInvalid,
-                      "version is " + Quote(value) +
-                          "; the only version is \"STSv1\" (case-sensitive).",
-                      line));
+      Add(MakeFinding(
+          kPolicyVersionInvalid,
+          "version is " + Quote(value) + "; the only version is \"STSv1\" (case-sensitive).",
+          line));
       return;
     }
     policy_.version = std::string(value);
@@ -267,10 +266,10 @@ class PolicyParser {
       }
     }
     if (seconds > kMaxMaxAge || value.size() > 10) {
-      Add(MakeFinding(kPolicyMaxAgeOutOfRange,
-                      "max_age is " + Quote(value) +
-                          "; the largest allowed value is 31557600 (one year).",
-                      line));
+      Add(MakeFinding(
+          kPolicyMaxAgeOutOfRange,
+          "max_age is " + Quote(value) + "; the largest allowed value is 31557600 (one year).",
+          line));
       return;
     }
     policy_.max_age = static_cast<std::uint32_t>(seconds);
@@ -418,8 +417,9 @@ std::vector<MxCoverage> CoverMxHosts(const Policy& policy, std::span<const std::
       std::string consequence = "senders in enforce mode refuse to deliver mail to it";
       if (policy.mode == PolicyMode::kTesting) {
         severity = Severity::kWarning;
-        consequence = "senders report a failure for it today and will refuse it once the mode is "
-                      "enforce";
+        consequence =
+            "senders report a failure for it today and will refuse it once the mode is "
+            "enforce";
       } else if (policy.mode == PolicyMode::kNone) {
         severity = Severity::kInfo;
         consequence = "this has no effect while the mode is none";

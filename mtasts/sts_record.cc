@@ -33,9 +33,10 @@ std::optional<StsRecord> ParseCandidate(std::string_view text, std::vector<Findi
   for (const internal::TxtField& field : split.fields) {
     if (field.name == "id") {
       if (have_id) {
-        findings.push_back(MakeFinding(
-            kStsRecordIdDuplicate, "The record has more than one id field; senders use the first, " +
-                                       Quote(record.id) + ", or may reject the record. Keep one."));
+        findings.push_back(
+            MakeFinding(kStsRecordIdDuplicate,
+                        "The record has more than one id field; senders use the first, " +
+                            Quote(record.id) + ", or may reject the record. Keep one."));
         continue;
       }
       have_id = true;
@@ -64,10 +65,9 @@ std::optional<StsRecord> ParseCandidate(std::string_view text, std::vector<Findi
     if (EqualsIgnoreCase(field.name, "id")) {
       hint = " Field names are case-sensitive: the id field must be written \"id\".";
     }
-    findings.push_back(
-        MakeFinding(kStsRecordExtension, "The record carries the extension field " +
-                                             Quote(field.name) + "=" + Quote(field.value) +
-                                             ", which senders ignore." + hint));
+    findings.push_back(MakeFinding(
+        kStsRecordExtension, "The record carries the extension field " + Quote(field.name) + "=" +
+                                 Quote(field.value) + ", which senders ignore." + hint));
     record.extensions.emplace_back(field.name, field.value);
   }
   if (!have_id) {

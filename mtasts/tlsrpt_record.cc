@@ -36,14 +36,12 @@ std::optional<std::string> CheckAddress(std::string_view address) {
       }
     }
   } else {
-    if (local.front() == '.' || local.back() == '.' ||
-        local.find("..") != std::string_view::npos) {
+    if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
       return "the local part " + Quote(local) + " has a misplaced dot";
     }
     for (const char c : local) {
       if (c != '.' && !IsAtext(c)) {
-        return "the local part " + Quote(local) + " contains " +
-               Quote(std::string_view(&c, 1));
+        return "the local part " + Quote(local) + " contains " + Quote(std::string_view(&c, 1));
       }
     }
   }
@@ -60,9 +58,9 @@ std::optional<TlsRptRecord> ParseCandidate(std::string_view text, std::vector<Fi
   const internal::TxtFields split = internal::SplitTxtFields(text.substr(kTlsRptVersion.size()));
   bool valid = true;
   if (split.error) {
-    findings.push_back(MakeFinding(kTlsRptRecordSyntax, "The _smtp._tls record " + Quote(text) +
-                                                            " is malformed: " + *split.error +
-                                                            "."));
+    findings.push_back(MakeFinding(
+        kTlsRptRecordSyntax,
+        "The _smtp._tls record " + Quote(text) + " is malformed: " + *split.error + "."));
     valid = false;
   }
   TlsRptRecord record;
@@ -117,10 +115,9 @@ std::optional<TlsRptRecord> ParseCandidate(std::string_view text, std::vector<Fi
     if (EqualsIgnoreCase(field.name, "rua")) {
       hint = " Field names are case-sensitive: the rua field must be written \"rua\".";
     }
-    findings.push_back(
-        MakeFinding(kTlsRptRecordExtension, "The record carries the extension field " +
-                                                Quote(field.name) + "=" + Quote(field.value) +
-                                                ", which senders ignore." + hint));
+    findings.push_back(MakeFinding(
+        kTlsRptRecordExtension, "The record carries the extension field " + Quote(field.name) +
+                                    "=" + Quote(field.value) + ", which senders ignore." + hint));
   }
   if (!have_rua) {
     findings.push_back(MakeFinding(kTlsRptRecordRuaMissing,
@@ -156,13 +153,14 @@ std::vector<Finding> CheckRuaUri(std::string_view uri) {
     return findings;
   }
   const boost::urls::url_view& url = *parsed;
-  const std::string scheme = ToLowerAscii(std::string_view(url.scheme().data(), url.scheme().size()));
+  const std::string scheme =
+      ToLowerAscii(std::string_view(url.scheme().data(), url.scheme().size()));
   if (scheme == "mailto") {
     const std::string to = url.path();  // Percent-decoded.
     if (to.empty()) {
-      findings.push_back(MakeFinding(kTlsRptRecordRuaMailto,
-                                     "The rua URI " + Quote(uri) +
-                                         " has no address; write mailto:tlsrpt@example.com."));
+      findings.push_back(MakeFinding(
+          kTlsRptRecordRuaMailto,
+          "The rua URI " + Quote(uri) + " has no address; write mailto:tlsrpt@example.com."));
       return findings;
     }
     std::string_view rest = to;
@@ -170,10 +168,9 @@ std::vector<Finding> CheckRuaUri(std::string_view uri) {
       const std::size_t comma = rest.find(',');
       const std::string_view address = rest.substr(0, comma);
       if (const auto error = CheckAddress(address)) {
-        findings.push_back(MakeFinding(kTlsRptRecordRuaMailto, "The rua URI " + Quote(uri) +
-                                                                   " has no valid address: " +
-                                                                   Quote(address) + ": " + *error +
-                                                                   "."));
+        findings.push_back(MakeFinding(kTlsRptRecordRuaMailto,
+                                       "The rua URI " + Quote(uri) + " has no valid address: " +
+                                           Quote(address) + ": " + *error + "."));
         return findings;
       }
       if (comma == std::string_view::npos) {
@@ -186,9 +183,9 @@ std::vector<Finding> CheckRuaUri(std::string_view uri) {
   if (scheme == "https") {
     const std::string host = url.host();
     if (!url.has_authority() || host.empty()) {
-      findings.push_back(MakeFinding(kTlsRptRecordRuaHttps,
-                                     "The rua URI " + Quote(uri) +
-                                         " has no host; write https://host.example.com/path."));
+      findings.push_back(MakeFinding(
+          kTlsRptRecordRuaHttps,
+          "The rua URI " + Quote(uri) + " has no host; write https://host.example.com/path."));
       return findings;
     }
     if (url.host_type() == boost::urls::host_type::name) {
@@ -197,9 +194,9 @@ std::vector<Finding> CheckRuaUri(std::string_view uri) {
         name.remove_suffix(1);
       }
       if (const auto error = CheckHostname(name)) {
-        findings.push_back(MakeFinding(kTlsRptRecordRuaHttps, "The rua URI " + Quote(uri) +
-                                                                  " has an invalid host: " +
-                                                                  *error + "."));
+        findings.push_back(
+            MakeFinding(kTlsRptRecordRuaHttps,
+                        "The rua URI " + Quote(uri) + " has an invalid host: " + *error + "."));
       }
     }
     return findings;
@@ -209,9 +206,8 @@ std::vector<Finding> CheckRuaUri(std::string_view uri) {
     hint = "reports must be posted over https:";
   }
   findings.push_back(MakeFinding(kTlsRptRecordRuaScheme,
-                                 "The rua URI " + Quote(uri) + " uses the scheme " +
-                                     Quote(scheme) + ", which TLS-RPT does not support; " + hint +
-                                     "."));
+                                 "The rua URI " + Quote(uri) + " uses the scheme " + Quote(scheme) +
+                                     ", which TLS-RPT does not support; " + hint + "."));
   return findings;
 }
 

@@ -42,8 +42,9 @@ TxtFields SplitTxtFields(std::string_view s) {
     skip_wsp();
     if (pos == s.size()) {
       if (pos > before_wsp) {
-        out.error = "the record ends in whitespace after the last field; end it with the value or "
-                    "with \";\"";
+        out.error =
+            "the record ends in whitespace after the last field; end it with the value or "
+            "with \";\"";
       }
       return out;
     }
@@ -58,8 +59,8 @@ TxtFields SplitTxtFields(std::string_view s) {
       return out;  // A trailing delimiter is allowed.
     }
     const std::size_t end = s.find(';', pos);
-    const std::string_view raw = s.substr(pos, end == std::string_view::npos ? s.size() - pos
-                                                                             : end - pos);
+    const std::string_view raw =
+        s.substr(pos, end == std::string_view::npos ? s.size() - pos : end - pos);
     const std::size_t eq = raw.find('=');
     if (raw.empty()) {
       out.error = "empty field between two semicolons";

@@ -4,7 +4,8 @@
 // (RFC 8460 §3) TXT records. Both are a version tag followed by
 //
 //   1*(field-delim field) [field-delim]      field-delim = *WSP ";" *WSP
-//   field = name "=" value                   name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+//   field = name "=" value                   name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" /
+//   ".")
 //
 // This splitter checks the delimiters and names; each record type checks its own values.
 

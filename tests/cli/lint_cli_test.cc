@@ -17,9 +17,9 @@ namespace stswatch {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::ProcessResult;
 using testing::RunProcess;
+using ::testing::StartsWith;
 
 constexpr char kBinary[] = "cli/stswatch";
 constexpr char kGoodPolicy[] =
@@ -48,7 +48,7 @@ std::vector<std::string> CodesOf(const boost::json::object& o) {
 }
 
 std::string TempFile(const std::string& name, const std::string& content) {
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
@@ -104,8 +104,8 @@ TEST(LintCliTest, HumanReportPutsVerdictFirst) {
 }
 
 TEST(LintCliTest, MxCoverage) {
-  const ProcessResult r = Lint({"policy", "--json", "--mx", "mail.example.com", "--mx=mx2.example.net.",
-                                "--mx", "a.b.example.net", "-"},
+  const ProcessResult r = Lint({"policy", "--json", "--mx", "mail.example.com",
+                                "--mx=mx2.example.net.", "--mx", "a.b.example.net", "-"},
                                kGoodPolicy);
   EXPECT_EQ(r.exit_code, 1) << "an uncovered MX in enforce mode is an error";
   const boost::json::object o = Json(r);
@@ -130,7 +130,10 @@ TEST(LintCliTest, HostileInputsAreCleanInvalidVerdicts) {
   const Case cases[] = {
       {"", "policy.empty"},
       {huge, "policy.too_large"},
-      {std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10), "policy.not_text"},
+      {std::string("\x7f"
+                   "ELF\x02\x01\x01\0\0\0",
+                   10),
+       "policy.not_text"},
       {"version: STSv1\r\nmode: \xc3\x28\r\n", "policy.not_text"},
   };
   for (const Case& c : cases) {

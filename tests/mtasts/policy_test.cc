@@ -10,12 +10,12 @@
 namespace stswatch::mtasts {
 namespace {
 
+using testing::Codes;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using testing::FindCode;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using testing::Codes;
-using testing::FindCode;
 
 // RFC 8461 §3.2's example, with CRLF line ends.
 constexpr char kRfcExample[] =
@@ -35,7 +35,7 @@ constexpr char kAppendixA[] =
     "mx: mx.backup-example.com\r\n"
     "max_age: 1296000\r\n";
 
-std::string Lf(std::string crlf) {
+std::string Lf(const std::string& crlf) {
   std::string out;
   for (char c : crlf) {
     if (c != '\r') {
@@ -72,8 +72,8 @@ TEST(PolicyTest, LfLineEndsAreValidWithWarning) {
 }
 
 TEST(PolicyTest, MixedLineEndsAreValidWithWarning) {
-  const PolicyResult r = ParsePolicy(
-      "version: STSv1\r\nmode: enforce\nmx: mx.example.com\r\nmax_age: 2592000\r\n");
+  const PolicyResult r =
+      ParsePolicy("version: STSv1\r\nmode: enforce\nmx: mx.example.com\r\nmax_age: 2592000\r\n");
   ASSERT_TRUE(r.valid());
   const Finding* f = FindCode(r.findings, "policy.lf_line_endings");
   ASSERT_NE(f, nullptr);
@@ -143,8 +143,9 @@ TEST(PolicyTest, Utf8InExtensionValueIsAllowed) {
 TEST(PolicyTest, MissingRequiredFields) {
   EXPECT_THAT(Codes(ParsePolicy("mode: enforce\r\nmx: a.example\r\nmax_age: 2592000\r\n").findings),
               ElementsAre("policy.version_missing"));
-  EXPECT_THAT(Codes(ParsePolicy("version: STSv1\r\nmx: a.example\r\nmax_age: 2592000\r\n").findings),
-              ElementsAre("policy.mode_missing"));
+  EXPECT_THAT(
+      Codes(ParsePolicy("version: STSv1\r\nmx: a.example\r\nmax_age: 2592000\r\n").findings),
+      ElementsAre("policy.mode_missing"));
   EXPECT_THAT(Codes(ParsePolicy("version: STSv1\r\nmode: enforce\r\nmx: a.example\r\n").findings),
               ElementsAre("policy.max_age_missing"));
   EXPECT_THAT(
@@ -179,8 +180,8 @@ TEST(PolicyTest, VersionAndModeAreCaseSensitive) {
 }
 
 TEST(PolicyTest, KeysAreCaseSensitiveAndTyposAreFlagged) {
-  const PolicyResult r = ParsePolicy(
-      "version: STSv1\r\nMode: enforce\r\nmx: a.example\r\nmax_age: 2592000\r\n");
+  const PolicyResult r =
+      ParsePolicy("version: STSv1\r\nMode: enforce\r\nmx: a.example\r\nmax_age: 2592000\r\n");
   EXPECT_FALSE(r.valid());
   EXPECT_THAT(Codes(r.findings), ElementsAre("policy.key_typo", "policy.mode_missing"));
   EXPECT_THAT(FindCode(r.findings, "policy.key_typo")->message, ::testing::HasSubstr("\"mode\""));
@@ -261,16 +262,16 @@ TEST(PolicyTest, GrammarViolationsAreInvalid) {
     std::string code;
   };
   const Case cases[] = {
-      {base + "\r\n\r\n", "policy.blank_line"},           // Two line ends at the end.
+      {base + "\r\n\r\n", "policy.blank_line"},  // Two line ends at the end.
       {"version: STSv1\r\n\r\n" + base.substr(16), "policy.blank_line"},
       {"version: STSv1\r\n  \r\n" + base.substr(16), "policy.blank_line"},
-      {" " + base, "policy.syntax"},                      // Leading whitespace.
+      {" " + base, "policy.syntax"},                               // Leading whitespace.
       {"version : STSv1\r\n" + base.substr(16), "policy.syntax"},  // Space before colon.
-      {base + "\r\njunk line\r\n", "policy.syntax"},      // No colon.
-      {base + "\r\n_x: y\r\n", "policy.syntax"},          // Key must begin with a letter/digit.
-      {base + "\r\nx:\r\n", "policy.syntax"},             // Extension without value.
-      {base + "\r\nfoo: a\rb\r\n", "policy.syntax"},      // Bare CR.
-      {"\xef\xbb\xbf" + base, "policy.syntax"},           // Byte order mark before the key.
+      {base + "\r\njunk line\r\n", "policy.syntax"},               // No colon.
+      {base + "\r\n_x: y\r\n", "policy.syntax"},      // Key must begin with a letter/digit.
+      {base + "\r\nx:\r\n", "policy.syntax"},         // Extension without value.
+      {base + "\r\nfoo: a\rb\r\n", "policy.syntax"},  // Bare CR.
+      {"\xef\xbb\xbf" + base, "policy.syntax"},       // Byte order mark before the key.
       {base + "\r\n" + std::string(33, 'k') + ": v\r\n", "policy.syntax"},  // Key > 32 chars.
   };
   for (const Case& c : cases) {
@@ -282,8 +283,7 @@ TEST(PolicyTest, GrammarViolationsAreInvalid) {
 
 TEST(PolicyTest, MxPatternsAreValidated) {
   const auto with_mx = [](const std::string& mx) {
-    return ParsePolicy("version: STSv1\r\nmode: enforce\r\nmx: " + mx +
-                       "\r\nmax_age: 2592000\r\n");
+    return ParsePolicy("version: STSv1\r\nmode: enforce\r\nmx: " + mx + "\r\nmax_age: 2592000\r\n");
   };
   for (const char* good : {"mail.example.com", "*.example.net", "MX1.Example.COM",
                            "xn--bcher-kva.example", "a", "1mx.example", "mx-1.example"}) {
@@ -291,10 +291,10 @@ TEST(PolicyTest, MxPatternsAreValidated) {
     EXPECT_TRUE(r.valid()) << good;
     EXPECT_THAT(r.findings, IsEmpty()) << good;
   }
-  for (const char* bad : {"*", "*.", "**.example.com", "*.*.example.com", "mx*.example.com",
-                          "mx.*.example.com", "*example.com", "mx_1.example.com", "-mx.example",
-                          "mx-.example", "mx..example", ".example.com", "[192.0.2.1]",
-                          "2001:db8::1", "bücher.example", "mx.example.com:25", ""}) {
+  for (const char* bad :
+       {"*", "*.", "**.example.com", "*.*.example.com", "mx*.example.com", "mx.*.example.com",
+        "*example.com", "mx_1.example.com", "-mx.example", "mx-.example", "mx..example",
+        ".example.com", "[192.0.2.1]", "2001:db8::1", "bücher.example", "mx.example.com:25", ""}) {
     const PolicyResult r = with_mx(bad);
     EXPECT_FALSE(r.valid()) << bad;
     EXPECT_THAT(Codes(r.findings), Contains("policy.mx_invalid")) << bad;

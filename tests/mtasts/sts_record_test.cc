@@ -11,11 +11,11 @@
 namespace stswatch::mtasts {
 namespace {
 
+using testing::Codes;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
-using testing::Codes;
 
 StsRecordResult Parse(std::vector<std::string> records) { return ParseStsRecordSet(records); }
 
@@ -37,9 +37,9 @@ TEST(StsRecordTest, DelimitersAndTrailingSemicolon) {
 TEST(StsRecordTest, IdLengthAndCharacters) {
   EXPECT_TRUE(Parse({"v=STSv1; id=" + std::string(32, '7')}).valid());
   EXPECT_TRUE(Parse({"v=STSv1; id=a"}).valid());
-  for (const std::string& id : {std::string(33, '7'), std::string(""), std::string("2024-01-01"),
-                               std::string("abc.def"), std::string("abc_def"),
-                               std::string("caf\xc3\xa9")}) {
+  for (const std::string& id :
+       {std::string(33, '7'), std::string(""), std::string("2024-01-01"), std::string("abc.def"),
+        std::string("abc_def"), std::string("caf\xc3\xa9")}) {
     const StsRecordResult r = Parse({"v=STSv1; id=" + id + ";"});
     EXPECT_FALSE(r.valid()) << id;
     EXPECT_THAT(Codes(r.findings), Contains("sts_record.id_invalid")) << id;
@@ -73,17 +73,17 @@ TEST(StsRecordTest, ExtensionsAreAcceptedAndReported) {
 
 TEST(StsRecordTest, GrammarViolationsAreInvalid) {
   for (const char* text : {
-           "v=STSv1 id=1",              // No delimiter.
-           "v=STSv1;; id=1",            // Empty field.
-           "v=STSv1; id=1 ",            // Trailing whitespace without ";".
-           "v=STSv1; id=1; foo",        // Field without "=".
-           "v=STSv1; id=1; foo=",       // Empty extension value.
-           "v=STSv1; id=1; foo=a=b",    // "=" in a value.
-           "v=STSv1; id=1; foo=a b",    // Space in a value.
-           "v=STSv1; id=1; _foo=a",     // Name must begin with a letter or digit.
-           "v=STSv1; id=1; foo =a",     // Space before "=".
+           "v=STSv1 id=1",                // No delimiter.
+           "v=STSv1;; id=1",              // Empty field.
+           "v=STSv1; id=1 ",              // Trailing whitespace without ";".
+           "v=STSv1; id=1; foo",          // Field without "=".
+           "v=STSv1; id=1; foo=",         // Empty extension value.
+           "v=STSv1; id=1; foo=a=b",      // "=" in a value.
+           "v=STSv1; id=1; foo=a b",      // Space in a value.
+           "v=STSv1; id=1; _foo=a",       // Name must begin with a letter or digit.
+           "v=STSv1; id=1; foo =a",       // Space before "=".
            "v=STSv1; id=1; f\xc3\xa9=a",  // Not US-ASCII.
-           "v=STSv1; id=1; foo=\x01",   // Control character.
+           "v=STSv1; id=1; foo=\x01",     // Control character.
        }) {
     const StsRecordResult r = Parse({text});
     EXPECT_FALSE(r.valid()) << text;
@@ -117,8 +117,7 @@ TEST(StsRecordTest, VersionIsCaseSensitiveAndFirst) {
                            "v=STSv10; id=1", "v=STSv1x; id=1"}) {
     const StsRecordResult r = Parse({text});
     EXPECT_FALSE(r.valid()) << text;
-    EXPECT_THAT(Codes(r.findings),
-                ElementsAre("sts_record.version_near_miss", "sts_record.none"))
+    EXPECT_THAT(Codes(r.findings), ElementsAre("sts_record.version_near_miss", "sts_record.none"))
         << text;
   }
   const StsRecordResult later = Parse({"id=1; v=STSv1"});

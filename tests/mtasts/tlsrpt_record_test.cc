@@ -11,14 +11,12 @@
 namespace stswatch::mtasts {
 namespace {
 
+using testing::Codes;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::Codes;
 
-TlsRptRecordResult Parse(std::vector<std::string> records) {
-  return ParseTlsRptRecordSet(records);
-}
+TlsRptRecordResult Parse(std::vector<std::string> records) { return ParseTlsRptRecordSet(records); }
 
 TEST(TlsRptRecordTest, RfcExamplesAreValid) {
   const TlsRptRecordResult mailto = Parse({"v=TLSRPTv1;rua=mailto:reports@example.com"});
@@ -63,9 +61,9 @@ TEST(TlsRptRecordTest, SchemeIsCaseInsensitive) {
 }
 
 TEST(TlsRptRecordTest, MailtoNeedsAnAddress) {
-  for (const char* uri : {"mailto:", "mailto:reports", "mailto:@example.com", "mailto:a@",
-                          "mailto:a@bad_domain.example", "mailto:a..b@example.com",
-                          "mailto:a@-x.example"}) {
+  for (const char* uri :
+       {"mailto:", "mailto:reports", "mailto:@example.com", "mailto:a@",
+        "mailto:a@bad_domain.example", "mailto:a..b@example.com", "mailto:a@-x.example"}) {
     const TlsRptRecordResult r = Parse({std::string("v=TLSRPTv1; rua=") + uri});
     EXPECT_FALSE(r.valid()) << uri;
     EXPECT_THAT(Codes(r.findings), ElementsAre("tlsrpt_record.rua_mailto_invalid")) << uri;
@@ -98,9 +96,8 @@ TEST(TlsRptRecordTest, InvalidUris) {
 }
 
 TEST(TlsRptRecordTest, EmptyListEntriesAreSyntaxErrors) {
-  for (const char* value :
-       {"mailto:a@example.com,", ",mailto:a@example.com", "mailto:a@example.com,,https://r.example/",
-        ""}) {
+  for (const char* value : {"mailto:a@example.com,", ",mailto:a@example.com",
+                            "mailto:a@example.com,,https://r.example/", ""}) {
     const TlsRptRecordResult r = Parse({std::string("v=TLSRPTv1; rua=") + value});
     EXPECT_FALSE(r.valid()) << value;
     EXPECT_THAT(Codes(r.findings), Contains("tlsrpt_record.syntax")) << value;
@@ -122,9 +119,10 @@ TEST(TlsRptRecordTest, SeveralRuaFieldsAreKeptWithWarning) {
 }
 
 TEST(TlsRptRecordTest, GrammarViolations) {
-  for (const char* text : {"v=TLSRPTv1 rua=mailto:a@example.com", "v=TLSRPTv1;; rua=mailto:a@x.org",
-                           "v=TLSRPTv1; rua=mailto:a@example.com ", "v=TLSRPTv1; rua=mailto:a@x.org; x",
-                           "v=TLSRPTv1; rua=mailto:a@x.org; x=a b"}) {
+  for (const char* text :
+       {"v=TLSRPTv1 rua=mailto:a@example.com", "v=TLSRPTv1;; rua=mailto:a@x.org",
+        "v=TLSRPTv1; rua=mailto:a@example.com ", "v=TLSRPTv1; rua=mailto:a@x.org; x",
+        "v=TLSRPTv1; rua=mailto:a@x.org; x=a b"}) {
     const TlsRptRecordResult r = Parse({text});
     EXPECT_FALSE(r.valid()) << text;
     EXPECT_THAT(Codes(r.findings), Contains("tlsrpt_record.syntax")) << text;
@@ -138,10 +136,10 @@ TEST(TlsRptRecordTest, RecordSetRules) {
   ASSERT_TRUE(mixed.valid());
   EXPECT_THAT(Codes(mixed.findings),
               ElementsAre("tlsrpt_record.discarded", "tlsrpt_record.discarded"));
-  EXPECT_THAT(Codes(Parse({"v=TLSRPTv1; rua=mailto:a@example.com",
-                           "v=TLSRPTv1; rua=mailto:b@example.com"})
-                        .findings),
-              ElementsAre("tlsrpt_record.multiple"));
+  EXPECT_THAT(
+      Codes(Parse({"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@example.com"})
+                .findings),
+      ElementsAre("tlsrpt_record.multiple"));
   EXPECT_THAT(Codes(Parse({"v=tlsrptv1; rua=mailto:a@example.com"}).findings),
               ElementsAre("tlsrpt_record.version_near_miss", "tlsrpt_record.none"));
   EXPECT_THAT(Codes(Parse({"v=TLSRPTv10; rua=mailto:a@example.com"}).findings),

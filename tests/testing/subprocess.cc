@@ -33,6 +33,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) {
       args.push_back(const_cast<char*>(a.c_str()));
     }
