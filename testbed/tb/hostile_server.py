@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 from . import procs
 
@@ -37,18 +36,27 @@ class Hostile:
                        self.log, pid)
         return pid
 
+    def _reload_events(self):
+        try:
+            with open(self.events) as f:
+                return [json.loads(line) for line in f
+                        if '"reload' in line and line.strip()]
+        except OSError:
+            return []
+
     def reload(self):
         pid = procs.read_pid(self.pid_file)
         if pid is None or not procs.alive(pid):
             self.start()
             return
-        mark = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        before = len(self._reload_events())
         os.kill(pid, signal.SIGHUP)
-        # hostile.py reads the new configuration within a moment; give it time to bind.
-        time.sleep(0.3)
-        if not procs.alive(pid):
-            raise procs.StartError("hostile servers died on reload:\n" + procs.tail(self.log))
-        del mark
+        procs.wait_for(lambda: len(self._reload_events()) > before, "hostile servers reload",
+                       10, self.log, pid)
+        last = self._reload_events()[-1]
+        if last.get("event") == "reload_failed":
+            raise procs.StartError(f"hostile servers refused the new configuration: "
+                                   f"{last.get('error')}")
 
     def stop(self):
         procs.stop_pid(procs.read_pid(self.pid_file), timeout=5)

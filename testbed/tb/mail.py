@@ -109,6 +109,9 @@ smtpd_tls_loglevel = 1
         if pid is None or not procs.alive(pid):
             self.start()
             return
+        if not self.listeners:
+            self.stop()
+            return
         procs.run(["postfix", "-c", self.conf, "reload"], "postfix reload")
 
     def stop(self):

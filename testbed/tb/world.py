@@ -230,9 +230,11 @@ def nginx_config(world, directory):
 def hostile_config(world):
     """Listeners of testbed/hostile.py: hostile SMTP hosts, the canary and hostile policy hosts."""
     listeners = []
+    seen = set()
     for listener in world.listeners:
-        if listener.behaviour == "none":
+        if listener.behaviour == "none" or listener.address in seen:
             continue
+        seen.add(listener.address)
         listeners.append({"protocol": "smtp", "address": listener.address, "port": 25,
                           "hostname": listener.host, "behaviour": listener.behaviour,
                           "cert": listener.cert_file})
