@@ -5,6 +5,7 @@ nobody in this project wrote (kdig, curl, openssl s_client, swaks, bash's /dev/t
 
   selftest.py [--scenario FILE] [--net 127.N] [--keep]
   selftest.py --scale N [--net 127.N]      generate N domains, time the start, spot-check
+  selftest.py --drift [--net 127.N]        start drift-before.yaml, apply drift-after.yaml live
 
 Prints one line per check and ends with "N passed, N failed"; exit status 0 when all passed.
 """
@@ -305,6 +306,7 @@ def run_catalogue(args):
 
 def run_scale(args):
     directory = tempfile.mkdtemp(prefix="stswatch-selftest-scale-")
+    os.chmod(directory, 0o755)
     path = os.path.join(directory, "scenario.yaml")
     with open(path, "w") as f:
         subprocess.run([TESTBED, "generate", "--domains", str(args.scale), "--mx-hosts", "10"],
@@ -333,13 +335,94 @@ def run_scale(args):
     return 0 if c.failed == 0 else 1
 
 
+def server_pids(directory):
+    """The pids of the long-lived servers: a live apply must not restart them."""
+    pids = {}
+    for name, path in (("knot", "dns/knotd.pid"), ("nginx", "nginx/nginx.pid"),
+                       ("postfix", "mta/spool/pid/master.pid"), ("hostile", "hostile/hostile.pid")):
+        try:
+            with open(os.path.join(directory, path)) as f:
+                pids[name] = f.read().split()[0]
+        except OSError:
+            pids[name] = None
+    return pids
+
+
+def cert_serial(c, argv):
+    code, out, err = c.run(argv, timeout=15, input_bytes=b"QUIT\r\n")
+    match = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+    if not match:
+        return None
+    code, out, err = c.run(["openssl", "x509", "-noout", "-serial"],
+                           input_bytes=match.group(0).encode())
+    return out.strip()
+
+
+def run_drift(args):
+    before = os.path.join(HERE, "scenarios", "drift-before.yaml")
+    after = os.path.join(HERE, "scenarios", "drift-after.yaml")
+    directory = tempfile.mkdtemp(prefix="stswatch-selftest-drift-")
+    os.chmod(directory, 0o755)
+    env = start(before, args.net, directory)
+    if env is None:
+        print("FAIL testbed start")
+        print("0 passed, 1 failed")
+        return 1
+    c = Checker(env)
+    try:
+        def mx_serial(host):
+            address = c.dig(host, "A")[0]
+            return cert_serial(c, ["openssl", "s_client", "-starttls", "smtp", "-connect",
+                                   f"{address}:25", "-servername", host])
+
+        def policy_serial():
+            address = c.dig("mta-sts.drift.test", "A")[0]
+            return cert_serial(c, ["openssl", "s_client", "-connect", f"{address}:443",
+                                   "-servername", "mta-sts.drift.test"])
+
+        mx1_before, policy_before = mx_serial("mx1.drift.test"), policy_serial()
+        pids_before = server_pids(directory)
+        r = subprocess.run([TESTBED, "apply", after, "--dir", directory], capture_output=True,
+                           timeout=120, check=False)
+        c.check("testbed apply succeeds", r.returncode == 0, r.stderr.decode(errors="replace"))
+        c.check("apply restarts no server", server_pids(directory) == pids_before,
+                f"{pids_before} -> {server_pids(directory)}")
+        sc = scn.load(after)
+        for d in sc.domains:
+            check_dns(c, d, sc)
+            check_policy(c, d)
+        for host in sc.mx_hosts.values():
+            check_mx(c, host, env["net"], env["canary"])
+        mx1_after, policy_after = mx_serial("mx1.drift.test"), policy_serial()
+        c.check("mx1's certificate was renewed", None not in (mx1_before, mx1_after) and
+                mx1_before != mx1_after, f"{mx1_before} -> {mx1_after}")
+        c.check("the policy host's certificate was renewed", None not in (
+            policy_before, policy_after) and policy_before != policy_after,
+            f"{policy_before} -> {policy_after}")
+        r = subprocess.run([TESTBED, "apply", before, "--dir", directory], capture_output=True,
+                           timeout=120, check=False)
+        c.check("applying the first state again succeeds", r.returncode == 0,
+                r.stderr.decode(errors="replace"))
+        sc = scn.load(before)
+        for host in sc.mx_hosts.values():
+            check_mx(c, host, env["net"], env["canary"])
+    finally:
+        stop(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 0 if c.failed == 0 else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=os.path.join(HERE, "scenarios", "catalogue.yaml"))
     parser.add_argument("--net", default="127.31")
     parser.add_argument("--keep", action="store_true", help="leave the testbed running")
     parser.add_argument("--scale", type=int, default=0, help="generate and spot-check N domains")
+    parser.add_argument("--drift", action="store_true", help="check live changes (apply)")
     args = parser.parse_args()
+    if args.drift:
+        return run_drift(args)
     return run_scale(args) if args.scale else run_catalogue(args)
 
 

@@ -44,7 +44,9 @@ class Hostile:
         except OSError:
             return []
 
-    def reload(self):
+    def reload(self, strict=True):
+        """Makes hostile.py re-read its configuration. With strict=False an address it cannot
+        bind yet (still held by the MTA) is tolerated: a later reload binds it."""
         pid = procs.read_pid(self.pid_file)
         if pid is None or not procs.alive(pid):
             self.start()
@@ -57,6 +59,9 @@ class Hostile:
         if last.get("event") == "reload_failed":
             raise procs.StartError(f"hostile servers refused the new configuration: "
                                    f"{last.get('error')}")
+        if strict and last.get("bind_failed"):
+            raise procs.StartError(f"hostile servers cannot bind {last['bind_failed']}:\n"
+                                   + procs.tail(self.log))
 
     def stop(self):
         procs.stop_pid(procs.read_pid(self.pid_file), timeout=5)

@@ -39,8 +39,17 @@ class Postfix:
         self.log = os.path.join(self.base, "log", "postfix.log")
         self.pid_file = os.path.join(self.base, "spool", "pid", "master.pid")
         self.listeners = []
+        self.removed = set()
+
+    def _configured_addresses(self):
+        try:
+            with open(os.path.join(self.conf, "master.cf")) as f:
+                return {line.split(":25 ", 1)[0] for line in f if ":25 inet " in line}
+        except OSError:
+            return set()
 
     def write(self, listeners):
+        self.removed = self._configured_addresses() - {l.address for l in listeners}
         self.listeners = listeners
         for sub in ("etc", "spool", "data", "log"):
             os.makedirs(os.path.join(self.base, sub), exist_ok=True)
@@ -113,6 +122,10 @@ smtpd_tls_loglevel = 1
             self.stop()
             return
         procs.run(["postfix", "-c", self.conf, "reload"], "postfix reload")
+        # The master rebinds asynchronously: wait until the new set of listeners is in place.
+        procs.wait_for(lambda: all(procs.port_open(l.address, 25) for l in self.listeners) and
+                       not any(procs.port_open(a, 25) for a in self.removed),
+                       "postfix reload", 30, self.log)
 
     def stop(self):
         pid = procs.read_pid(self.pid_file)

@@ -337,7 +337,8 @@ def load(path):
         if path.endswith(".json"):
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
+            # libyaml's loader is ten times faster on generated files of 10 000 domains.
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (ValueError, yaml.YAMLError) as e:
         raise ScenarioError(f"{path}: not valid YAML/JSON: {e}") from e
     return parse(data, source=path)

@@ -19,6 +19,8 @@ class Nginx:
         with open(tmp, "w") as f:
             f.write(config_text)
         os.replace(tmp, self.conf)
+
+    def check(self):
         procs.run(["nginx", "-t", "-q", "-p", self.prefix, "-c", self.conf],
                   "nginx configuration check")
 
@@ -29,6 +31,8 @@ class Nginx:
         return procs.read_pid(self.pid_file)
 
     def reload(self):
+        # A bad configuration would leave the old one running silently: check it first.
+        self.check()
         procs.run(["nginx", "-p", self.prefix, "-c", self.conf, "-s", "reload"], "nginx reload")
 
     def stop(self):
