@@ -259,7 +259,7 @@ def check_mx(c, host, net, canary):
 
 def start(scenario_path, net, directory):
     r = subprocess.run([TESTBED, "start", scenario_path, "--net", net, "--dir", directory,
-                        "--json"], capture_output=True, check=False, timeout=300)
+                        "--json", "--replace"], capture_output=True, check=False, timeout=300)
     sys.stderr.write(r.stderr.decode(errors="replace"))
     if r.returncode != 0:
         return None

@@ -2,9 +2,6 @@
 // project is written against.
 
 #include <ares.h>
-#include <hiredis/hiredis.h>
-#include <openssl/crypto.h>
-#include <openssl/ssl.h>
 
 #include <memory>
 #include <string>
@@ -15,6 +12,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/version.hpp>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 namespace {
 
