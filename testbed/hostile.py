@@ -46,23 +46,27 @@ Events:
     ready           all listeners bound, pid file written ("pid")
     accepted        connection accepted (also logged for "canary")
     behaviour       the behaviour applied to the connection ("behaviour",
-                    plus e.g. "delay" or "interval")
+                    plus e.g. "delay", "interval", "action": "inject")
     command         an SMTP command line received ("line", truncated)
     message         an SMTP DATA body was received and discarded ("bytes")
     discarded       plaintext pipelined after STARTTLS was thrown away
-    sent            bytes handed to the peer ("bytes", "data" preview)
-    tls             TLS handshake completed ("sni", "version", "cipher",
-                    "site" for HTTPS)
+    sent            bytes handed to the peer ("bytes", "data" preview; one
+                    summary event for a trickle)
+    tls             TLS handshake completed ("sni", "version", "cipher")
     tls_failed      TLS handshake failed ("sni", "error")
-    request         HTTP request head ("method", "target", "host", "sni",
-                    "site", "status", "behaviour")
+    request         HTTP request head ("method", "target", "host",
+                    "user_agent", "sni", "site", "status", "behaviour"; or
+                    "error" and "line" for a malformed request line)
     error           unexpected condition on a connection ("error")
     closed          connection closed ("reason", "duration", "bytes_sent" and
                     "bytes_received": application bytes, i.e. plaintext
                     inside TLS; "queued_at_close": wire bytes written but
-                    not yet accepted by the kernel when the connection was
-                    closed, if any - e.g. the unread part of a long line)
+                    not yet taken by the kernel when we closed, if any and
+                    if the connection was still up - e.g. the unread part
+                    of a long line when the peer half-closed)
     reload / reload_failed / stopping / stopped
+    loop_error      an error reported by asyncio itself (logged, ignored)
+With --verbose every event is also printed on stderr.
 
 Config format
 -------------
