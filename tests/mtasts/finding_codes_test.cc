@@ -1,5 +1,6 @@
 #include "mtasts/finding_codes.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,12 +19,15 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(FindingCodesTest, CodesAreUniqueAndWellFormed) {
-  // "group.name", lower case, digits and underscores.
+  // "group.name" or "group.sub.name": lower case, digits and underscores, non-empty parts.
   const auto well_formed = [](std::string_view id) {
-    const std::size_t dot = id.find('.');
-    return dot != std::string_view::npos && dot > 0 && dot + 1 < id.size() &&
-           id.find('.', dot + 1) == std::string_view::npos &&
-           id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") == std::string_view::npos;
+    if (id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") != std::string_view::npos ||
+        id.empty() || id.front() == '.' || id.back() == '.' ||
+        id.find("..") != std::string_view::npos) {
+      return false;
+    }
+    const auto dots = std::count(id.begin(), id.end(), '.');
+    return dots == 1 || dots == 2;
   };
   std::set<std::string_view> seen;
   ASSERT_GT(AllFindingCodes().size(), 40u);
