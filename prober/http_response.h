@@ -73,7 +73,10 @@ class HttpResponseParser {
     kTruncated,            // The peer closed before the response was complete.
   };
 
-  explicit HttpResponseParser(Limits limits = {});
+  // With the default Limits. (Not a default argument: GCC cannot use the member initializers of a
+  // nested struct before the enclosing class is complete.)
+  HttpResponseParser();
+  explicit HttpResponseParser(Limits limits);
 
   // Consumes the next bytes read from the connection, in any chunking; empty input is fine.
   // Returns state(). After kComplete or kError the input is ignored.
@@ -141,15 +144,17 @@ class HttpResponseParser {
   // line_ without its line end (LF or CRLF).
   std::string_view LineContent() const;
 
-  void ConsumeLinePhase(std::string_view& bytes);
+  // Each consumes a prefix of `bytes` in its phase.
+  void ConsumeLine(std::string_view& bytes);
+  void ConsumeChunkDataEnd(std::string_view& bytes);
+  void ConsumeBody(std::string_view& bytes);
+
   void OnStatusLine(std::string_view line);
   void OnHeaderLine(std::string_view line);
   void OnHeadEnd();
   void StartBodyByTransferEncoding();
   void StartBodyByContentLength();
   void OnChunkSizeLine(std::string_view line);
-  void OnChunkDataEnd(std::string_view line);
-  void ConsumeBody(std::string_view& bytes);
 
   std::string_view View(Span span) const;
   void Complete();
@@ -161,8 +166,9 @@ class HttpResponseParser {
   std::string error_message_;
   Phase phase_ = Phase::kStatusLine;
 
-  std::uint64_t bytes_fed_ = 0;
-  // The line being assembled in a line phase, line end included once complete.
+  bool received_any_ = false;
+  // The line being assembled in a line phase, line end included once complete (in kChunkDataEnd:
+  // the CR received before the LF).
   std::string line_;
   // Bytes of complete head lines (all heads, interim ones included) and of trailer lines.
   std::size_t head_bytes_ = 0;
