@@ -82,6 +82,9 @@ biff = no
 smtpd_tls_security_level = none
 smtpd_tls_loglevel = 1
 """)
+        # Postfix programs stall for up to two seconds on a main.cf younger than a second.
+        old = os.path.getmtime(os.path.join(self.conf, "main.cf")) - 60
+        os.utime(os.path.join(self.conf, "main.cf"), (old, old))
         lines = [_MASTER_STATIC, "# One smtpd per MX host address.\n"]
         for listener in listeners:
             lines.append(f"{listener.address}:25 inet n - n - - smtpd\n")
@@ -113,6 +116,23 @@ smtpd_tls_loglevel = 1
         procs.wait_for(lambda: procs.port_open(first, 25), "postfix", 30, self.log)
         return procs.read_pid(self.pid_file)
 
+    @staticmethod
+    def _smtpd_pids(master):
+        pids = set()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == master and fields[0] != "Z":
+                    with open(f"/proc/{entry}/comm") as f:
+                        if f.read().strip() == "smtpd":
+                            pids.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+        return pids
+
     def reload(self):
         pid = procs.read_pid(self.pid_file)
         if pid is None or not procs.alive(pid):
@@ -121,7 +141,11 @@ smtpd_tls_loglevel = 1
         if not self.listeners:
             self.stop()
             return
+        before = self._smtpd_pids(pid)
         procs.run(["postfix", "-c", self.conf, "reload"], "postfix reload")
+        # Idle smtpd processes keep serving the old certificates until they exit.
+        procs.wait_for(lambda: not (before & self._smtpd_pids(pid)), "postfix reload", 10,
+                       self.log)
         # The master rebinds asynchronously: wait until the new set of listeners is in place.
         procs.wait_for(lambda: all(procs.port_open(l.address, 25) for l in self.listeners) and
                        not any(procs.port_open(a, 25) for a in self.removed),
