@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/check.h"
 #include "cli/command.h"
 #include "cli/lint.h"
 
@@ -23,6 +24,7 @@ stswatch checks the mail-transport security of domains: MTA-STS (RFC 8461) and
 SMTP TLS Reporting (RFC 8460), the way a sending mail server sees them.
 
 Commands:
+  check      check domains as a sending mail server would: DNS, policy, STARTTLS to every MX
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
 
 Options:
@@ -57,6 +59,8 @@ int main(int argc, char** argv) {
   } else if (command == "--version" || command == "version") {
     std::cout << "stswatch " << kVersion << "\n";
     status = 0;
+  } else if (command == "check") {
+    status = stswatch::cli::RunCheck(rest, io);
   } else if (command == "lint") {
     status = stswatch::cli::RunLint(rest, io);
   } else {

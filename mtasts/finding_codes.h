@@ -165,6 +165,8 @@ namespace stswatch::mtasts {
     "An MX host's certificate does not name the host (certificate-host-mismatch).")               \
   X(kMxCertExpiring, "mx.cert.expiring", kWarning, "RFC 8461 §4.1",                               \
     "An MX host's certificate expires within 14 days.")                                           \
+  X(kMxCname, "mx.cname", kWarning, "RFC 2181 §10.3",                                             \
+    "An MX record points at an alias (CNAME); some senders refuse such MX hosts.")                \
   X(kMxPlaintextInjection, "mx.plaintext_injection", kWarning, "RFC 3207 §4",                     \
     "An MX host sent data after agreeing to STARTTLS and before the handshake.")
 

@@ -71,11 +71,11 @@ struct PolicyFetch {
 
 // Where an SMTP dialogue stopped.
 enum class SmtpStage {
-  kDone,         // Banner, EHLO, STARTTLS, handshake, EHLO again and QUIT all went through.
+  kDone,  // Banner, EHLO, STARTTLS, handshake, EHLO again and QUIT all went through.
   kConnect,
   kBanner,
   kEhlo,
-  kStartTls,     // STARTTLS not offered, or refused.
+  kStartTls,  // STARTTLS not offered, or refused.
   kHandshake,
   kEhloAfterTls,
 };
@@ -103,6 +103,8 @@ struct SmtpProbe {
 struct MxObservation {
   std::string host;  // As in the MX record, without the trailing dot.
   int priority = 0;
+  // Set when the MX host name is an alias (CNAME) of this name.
+  std::string cname_target;
   DnsOutcome resolve_outcome = DnsOutcome::kOk;
   std::string resolve_error;
   std::vector<std::string> addresses;

@@ -64,9 +64,8 @@ class Judgement {
                                             "policy. Check the domain's name servers."));
       dns_failed_ = true;
     } else if (o_.sts.records.empty()) {
-      Add(MakeFinding(kDomainNoMtaSts,
-                      "The domain publishes no MTA-STS record at " + sts_name +
-                          "; senders deliver with opportunistic TLS only."));
+      Add(MakeFinding(kDomainNoMtaSts, "The domain publishes no MTA-STS record at " + sts_name +
+                                           "; senders deliver with opportunistic TLS only."));
     } else {
       has_record_ = true;
       StsRecordResult r = ParseStsRecordSet(o_.sts.records);
@@ -116,19 +115,18 @@ class Judgement {
       case FetchOutcome::kNoPolicyHost:
         return fail(kFetchNoHost,
                     host + " does not resolve, so senders cannot fetch the policy (" +
-                        fetch.detail + "). Publish an A/AAAA record for it and serve " + url +
-                        ".",
+                        fetch.detail + "). Publish an A/AAAA record for it and serve " + url + ".",
                     kFetchError);
       case FetchOutcome::kAddressRefused:
         return fail(kFetchAddressRefused, fetch.detail, kFetchError);
       case FetchOutcome::kConnectFailed:
         return fail(kFetchConnectFailed,
-                    "Connecting to " + host + " (" + fetch.address + ") on port 443 failed: " +
-                        fetch.detail + ".",
+                    "Connecting to " + host + " (" + fetch.address +
+                        ") on port 443 failed: " + fetch.detail + ".",
                     kFetchError);
       case FetchOutcome::kTlsFailed:
-        return fail(kFetchTlsFailed, "The TLS handshake with " + host + " failed: " +
-                                         fetch.detail + ".",
+        return fail(kFetchTlsFailed,
+                    "The TLS handshake with " + host + " failed: " + fetch.detail + ".",
                     kFetchError);
       case FetchOutcome::kCertificateInvalid:
         return fail(kFetchCertificateInvalid,
@@ -252,8 +250,8 @@ class Judgement {
                                   Days(now_ - c.not_after) + " ago; renew it.");
           result_type = "certificate-expired";
         } else if (c.chain_error_code == kX509CertNotYetValid) {
-          add(kMxCertNotYetValid, "The certificate of MX host " + where +
-                                      " is not valid yet (" + c.chain_error +
+          add(kMxCertNotYetValid, "The certificate of MX host " + where + " is not valid yet (" +
+                                      c.chain_error +
                                       "); check the server's certificate and clock.");
           result_type = "validation-failure";
         } else {
@@ -270,8 +268,8 @@ class Judgement {
           names += (names.empty() ? "" : ", ") + n;
         }
         add(kMxCertNameMismatch, "The certificate of MX host " + where + " names " +
-                                     (names.empty() ? std::string("no host") : names) +
-                                     ", not " + mx.host +
+                                     (names.empty() ? std::string("no host") : names) + ", not " +
+                                     mx.host +
                                      "; senders validate the MX host name. Use a certificate "
                                      "that covers it.");
         if (result_type.empty()) {
@@ -305,14 +303,15 @@ class Judgement {
   void JudgeMx() {
     const Severity severity = MxSeverity(v_.policy, has_record_);
     if (o_.mx_outcome == DnsOutcome::kError) {
-      Add(MakeFinding(kDnsLookupFailed, "The MX lookup of " + o_.domain + " failed (" +
-                                            o_.mx_error + ")."));
+      Add(MakeFinding(kDnsLookupFailed,
+                      "The MX lookup of " + o_.domain + " failed (" + o_.mx_error + ")."));
       dns_failed_ = true;
       return;
     }
     if (o_.mx.empty()) {
-      Add(MakeFinding(kDomainNoMx, "The domain has no MX records; senders fall back to its "
-                                   "address records (RFC 5321 §5.1). Publish MX records."));
+      Add(MakeFinding(kDomainNoMx,
+                      "The domain has no MX records; senders fall back to its "
+                      "address records (RFC 5321 §5.1). Publish MX records."));
       return;
     }
     for (const MxObservation& mx : o_.mx) {
@@ -340,6 +339,14 @@ class Judgement {
                         "MX host " + mx.host + " does not resolve to an address" +
                             (mx.resolve_error.empty() ? "" : " (" + mx.resolve_error + ")") +
                             "; mail cannot be delivered to it.",
+                        0, mx.host));
+      }
+      if (!mx.cname_target.empty()) {
+        Add(MakeFinding(kMxCname,
+                        "MX host " + mx.host + " is an alias (CNAME) of " + mx.cname_target +
+                            "; RFC 2181 §10.3 requires MX records to name a host directly, and "
+                            "some senders refuse aliases. Point the MX record at " +
+                            mx.cname_target + ".",
                         0, mx.host));
       }
       for (const SmtpProbe& p : mx.probes) {

@@ -49,7 +49,7 @@ std::string Normalize(std::string name) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CaresResolver>> CaresResolver::Create(asio::io_context& io,
-                                                                      const CaresOptions& options) {
+                                                                     const CaresOptions& options) {
   static const int init = ares_library_init(ARES_LIB_INIT_ALL);
   if (init != ARES_SUCCESS) {
     return absl::InternalError(std::string("c-ares: ") + ares_strerror(init));

@@ -4,12 +4,13 @@
 // posix::stream_descriptor (never closed by us: c-ares owns them), its timeouts with a
 // steady_timer. One resolver per io_context thread.
 
+#include <ares.h>
+
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
 
-#include <ares.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -286,9 +286,9 @@ void HttpResponseParser::ConsumeLine(std::string_view& bytes) {
 
 void HttpResponseParser::OnStatusLine(std::string_view line) {
   const auto fail = [&](const std::string& why) {
-    Fail(Error::kMalformedStatusLine,
-         "The status line " + Quote(line) + " is not an HTTP/1.x status line such as " +
-             "\"HTTP/1.1 200 OK\": " + why);
+    Fail(Error::kMalformedStatusLine, "The status line " + Quote(line) +
+                                          " is not an HTTP/1.x status line such as " +
+                                          "\"HTTP/1.1 200 OK\": " + why);
   };
   if (line.empty()) {
     fail("the line is empty.");
@@ -331,8 +331,8 @@ void HttpResponseParser::OnHeaderLine(std::string_view line) {
     OnHeadEnd();
     return;
   }
-  const std::string where = "Line " + std::to_string(head_line_) + " of the response head, " +
-                            Quote(line) + ", ";
+  const std::string where =
+      "Line " + std::to_string(head_line_) + " of the response head, " + Quote(line) + ", ";
   if (IsWsp(line.front())) {
     // RFC 9112 §5.2: obs-fold is deprecated; RFC 9112 §2.2: whitespace after the start line is
     // either rejected or makes the line ignored. Folding has been used to hide header fields.

@@ -82,9 +82,10 @@ class HttpResponseParser {
   // Returns state(). After kComplete or kError the input is ignored.
   State Feed(std::string_view bytes);
 
-  // The peer closed the connection (a TLS close_notify or EOF). Completes a body that runs until
-  // the close; anything else still missing is kTruncated. Returns state(); repeated calls and
-  // calls after kComplete or kError change nothing.
+  // The peer closed the connection. Completes a body that runs until the close; anything else
+  // still missing is kTruncated. Only a TLS close_notify proves such a body whole (an attacker can
+  // cut the TCP stream, RFC 8446 §6.1): whether to call this on a bare EOF is the caller's choice.
+  // Returns state(); repeated calls and calls after kComplete or kError change nothing.
   State FinishOnClose();
 
   State state() const { return state_; }

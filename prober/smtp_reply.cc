@@ -1,5 +1,6 @@
 #include "prober/smtp_reply.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "mtasts/text.h"
@@ -35,17 +36,13 @@ void SmtpReplyParser::Feed(std::string_view bytes) {
     const std::size_t take = lf == std::string_view::npos ? bytes.size() : lf;
     // Checked before appending: a line without end never grows line_ past the limit.
     if (take > max_pending || line_.size() > max_pending - take) {
-      Fail("The server sent a line longer than " + std::to_string(limits_.max_line_bytes) +
-           " bytes (" + Quote(line_.empty() ? bytes : std::string_view(line_), 32) +
-           "...); RFC 5321 §4.5.3.1.5 allows 512 bytes per reply line.");
+      FailLongLine(bytes.substr(0, take));
       return;
     }
     line_.append(bytes.substr(0, take));
     if (lf == std::string_view::npos) {
       if (line_.size() > limits_.max_line_bytes && line_.back() != '\r') {
-        Fail("The server sent a line longer than " + std::to_string(limits_.max_line_bytes) +
-             " bytes (" + Quote(line_, 32) +
-             "...); RFC 5321 §4.5.3.1.5 allows 512 bytes per reply line.");
+        FailLongLine({});
       }
       return;
     }
@@ -56,14 +53,23 @@ void SmtpReplyParser::Feed(std::string_view bytes) {
       line.remove_suffix(1);
     }
     if (line.size() > limits_.max_line_bytes) {
-      Fail("The server sent a line longer than " + std::to_string(limits_.max_line_bytes) +
-           " bytes (" + Quote(line, 32) +
-           "...); RFC 5321 §4.5.3.1.5 allows 512 bytes per reply line.");
+      FailLongLine({});
       return;
     }
     OnLine(line, line_.size() + 1);
     line_.clear();
   }
+}
+
+void SmtpReplyParser::FailLongLine(std::string_view more) {
+  // The line's first bytes, as many whichever read revealed the error (there are always more than
+  // max_line_bytes), so the message does not depend on how the bytes were split.
+  const std::size_t shown = std::min<std::size_t>(32, limits_.max_line_bytes);
+  std::string start = line_.substr(0, shown);
+  start.append(more.substr(0, shown - start.size()));
+  Fail("The server sent a line longer than " + std::to_string(limits_.max_line_bytes) +
+       " bytes, beginning " + Quote(start) +
+       "...; RFC 5321 §4.5.3.1.5 allows 512 bytes per reply line.");
 }
 
 void SmtpReplyParser::OnLine(std::string_view line, std::size_t raw_bytes) {
@@ -78,8 +84,8 @@ void SmtpReplyParser::OnLine(std::string_view line, std::size_t raw_bytes) {
   }
   // RFC 5321 §4.2: servers must not send codes whose first digit is other than 2, 3, 4 or 5.
   if (line[0] < '2' || line[0] > '5') {
-    Fail("The server sent the reply code " + std::string(line.substr(0, 3)) + " in " +
-         Quote(line) + "; SMTP reply codes begin with 2, 3, 4 or 5.");
+    Fail("The server sent the reply code " + std::string(line.substr(0, 3)) + " in " + Quote(line) +
+         "; SMTP reply codes begin with 2, 3, 4 or 5.");
     return;
   }
   const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');

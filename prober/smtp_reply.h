@@ -81,6 +81,8 @@ class SmtpReplyParser {
 
   // Handles one complete line: its text without the line end, and its size with it.
   void OnLine(std::string_view line, std::size_t raw_bytes);
+  // The line in line_, continued by `more`, is longer than max_line_bytes.
+  void FailLongLine(std::string_view more);
   void Fail(std::string message);
 
   Limits limits_;

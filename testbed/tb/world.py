@@ -142,10 +142,18 @@ def build(sc, directory, net, authority, serial):
             sites.append(Site(host=host, address=address, policy=d.policy,
                               cert_file=authority.issue(d.policy.cert, host), body_file=body_file))
     listeners = []
+    aliases = {}
+    for host in sc.mx_hosts.values():
+        if host.cname:
+            aliases.setdefault(host.cname, []).append(host.name)
     for host in sc.mx_hosts.values():
         if host.cname:
             lines.append(f"{host.name}. CNAME {host.cname}.")
             continue
+        cert = host.cert
+        if not cert.names and host.name in aliases and cert.kind != "wrong-name":
+            # Senders validate the name in the MX record, which is the alias.
+            cert = dataclasses.replace(cert, names=[host.name] + aliases[host.name])
         addresses = host.addresses or [alloc.address(host.name)]
         for address in addresses:
             if address == CANARY:
@@ -156,7 +164,7 @@ def build(sc, directory, net, authority, serial):
                 listeners.append(Listener(host=host.name, address=address,
                                           starttls=host.starttls,
                                           tls_versions=host.tls_versions,
-                                          cert_file=authority.issue(host.cert, host.name),
+                                          cert_file=authority.issue(cert, host.name),
                                           behaviour=("canary" if address == addrs["canary"]
                                                      else host.behaviour)))
         for address in host.ipv6:

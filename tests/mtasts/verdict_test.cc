@@ -11,11 +11,11 @@
 namespace stswatch::mtasts {
 namespace {
 
+using testing::Codes;
 using ::testing::Contains;
+using testing::FindCode;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using testing::Codes;
-using testing::FindCode;
 
 const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
 constexpr auto kDay = std::chrono::hours(24);
@@ -60,8 +60,7 @@ DomainObservation Healthy(const std::string& mode = "enforce") {
   PolicyFetch fetch;
   fetch.http_status = 200;
   fetch.content_type = "text/plain; charset=utf-8";
-  fetch.body = "version: STSv1\r\nmode: " + mode +
-               "\r\nmx: *.example.test\r\nmax_age: 2592000\r\n";
+  fetch.body = "version: STSv1\r\nmode: " + mode + "\r\nmx: *.example.test\r\nmax_age: 2592000\r\n";
   fetch.cert = GoodCert("mta-sts.example.test");
   o.policy = fetch;
   return o;
@@ -112,8 +111,7 @@ TEST(VerdictTest, FetchFailuresAreBrokenWithResultType) {
   const Case cases[] = {
       {FetchOutcome::kNoPolicyHost, "policy.fetch.no_host", "sts-policy-fetch-error"},
       {FetchOutcome::kConnectFailed, "policy.fetch.connect_failed", "sts-policy-fetch-error"},
-      {FetchOutcome::kCertificateInvalid, "policy.fetch.certificate_invalid",
-       "sts-webpki-invalid"},
+      {FetchOutcome::kCertificateInvalid, "policy.fetch.certificate_invalid", "sts-webpki-invalid"},
       {FetchOutcome::kHttpStatus, "policy.fetch.http_status", "sts-policy-fetch-error"},
       {FetchOutcome::kRedirect, "policy.fetch.redirect", "sts-policy-fetch-error"},
       {FetchOutcome::kTooLarge, "policy.fetch.too_large", "sts-policy-fetch-error"},

@@ -21,8 +21,7 @@ class CaresResolverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    testbed_ = testing::Testbed::Start("tests/prober/dns_scenario.yaml", "127.41", error)
-                   .release();
+    testbed_ = testing::Testbed::Start("tests/prober/dns_scenario.yaml", "127.41", error).release();
     ASSERT_NE(testbed_, nullptr) << error;
   }
   static void TearDownTestSuite() { delete testbed_; }
@@ -89,8 +88,7 @@ TEST_F(CaresResolverTest, MxAndAddresses) {
   const DnsResult mx = Resolve("dns.test", RrType::kMx);
   ASSERT_EQ(mx.records.size(), 3u);
   EXPECT_EQ(mx.records[0].preference + mx.records[1].preference + mx.records[2].preference, 60);
-  EXPECT_THAT(Values(mx),
-              UnorderedElementsAre("mx1.dns.test", "mx2.dns.test", "alias.dns.test"));
+  EXPECT_THAT(Values(mx), UnorderedElementsAre("mx1.dns.test", "mx2.dns.test", "alias.dns.test"));
   EXPECT_THAT(Values(Resolve("mx1.dns.test", RrType::kAaaa)), ElementsAre("2001:db8::25"));
   const DnsResult a = Resolve("mx1.dns.test", RrType::kA);
   ASSERT_EQ(a.records.size(), 1u);

@@ -23,15 +23,17 @@ constexpr char kPolicy[] =
     "version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 604800\r\n";
 
 // What nginx sends for a policy file.
-const std::string kNginxResponse = std::string(
-                                       "HTTP/1.1 200 OK\r\n"
-                                       "Server: nginx\r\n"
-                                       "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
-                                       "Content-Type: text/plain\r\n"
-                                       "Content-Length: 70\r\n"
-                                       "Connection: close\r\n"
-                                       "\r\n") +
-                                   kPolicy;
+std::string NginxResponse() {
+  return std::string(
+             "HTTP/1.1 200 OK\r\n"
+             "Server: nginx\r\n"
+             "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+             "Content-Type: text/plain\r\n"
+             "Content-Length: 68\r\n"
+             "Connection: close\r\n"
+             "\r\n") +
+         kPolicy;
+}
 
 // Feeds `response` in pieces of `piece` bytes (all at once when 0), then reports the close of the
 // connection when `close`.
@@ -56,8 +58,8 @@ std::string Head(std::string_view status_line, std::string_view fields) {
 }
 
 TEST(HttpResponseTest, ContentLengthResponse) {
-  ASSERT_EQ(std::string_view(kPolicy).size(), 70u);
-  const HttpResponseParser p = Parse(kNginxResponse);
+  ASSERT_EQ(std::string_view(kPolicy).size(), 68u);
+  const HttpResponseParser p = Parse(NginxResponse());
   ASSERT_EQ(p.state(), State::kComplete) << p.error_message();
   EXPECT_EQ(p.error(), Error::kNone);
   EXPECT_THAT(p.error_message(), IsEmpty());
@@ -100,7 +102,8 @@ TEST(HttpResponseTest, ReasonMayBeEmptyWithOrWithoutItsSpace) {
     EXPECT_EQ(p.status(), 404);
     EXPECT_EQ(p.reason(), "");
   }
-  const HttpResponseParser spaces = Parse(Head("HTTP/1.1 404 Not  Found\t!", "Content-Length: 0\r\n"));
+  const HttpResponseParser spaces =
+      Parse(Head("HTTP/1.1 404 Not  Found\t!", "Content-Length: 0\r\n"));
   EXPECT_EQ(spaces.reason(), "Not  Found\t!");
 }
 
@@ -142,13 +145,13 @@ TEST(HttpResponseTest, MalformedHeaderLines) {
   for (const char* fields : {
            "Content-Length: 0\r\nX-Folded: a\r\n  continued\r\n",  // obs-fold
            "Content-Length: 0\r\nX-Folded: a\r\n\tcontinued\r\n",  // obs-fold with a tab
-           " Content-Length: 0\r\n",                  // whitespace after the status line
-           "Content-Length : 0\r\n",                  // whitespace before the colon
-           "Content-Length\t: 0\r\n",                 //
-           "no colon here\r\n",                       //
-           ": value\r\n",                             // empty name
-           "Bad Name: x\r\n",                         // not a token
-           "X-Cr: a\rb\r\n",                          // bare CR
+           " Content-Length: 0\r\n",   // whitespace after the status line
+           "Content-Length : 0\r\n",   // whitespace before the colon
+           "Content-Length\t: 0\r\n",  //
+           "no colon here\r\n",        //
+           ": value\r\n",              // empty name
+           "Bad Name: x\r\n",          // not a token
+           "X-Cr: a\rb\r\n",           // bare CR
        }) {
     const HttpResponseParser p = Parse(Head("HTTP/1.1 200 OK", fields));
     EXPECT_EQ(p.state(), State::kError) << fields;
@@ -324,9 +327,9 @@ TEST(HttpResponseTest, ChunkDataNotMatchingItsSizeIsBadChunk) {
 TEST(HttpResponseTest, HugeChunkSizeIsRejectedBeforeItsData) {
   for (const char* size : {"ffffffffffffffffff", "FFFFFFFFFFFFFFFF", "10001", "7fffffffffffffff"}) {
     HttpResponseParser p;
-    EXPECT_EQ(
-        p.Feed(std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") + size + "\r\n"),
-        State::kError)
+    EXPECT_EQ(p.Feed(std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") + size +
+                     "\r\n"),
+              State::kError)
         << size;
     EXPECT_EQ(p.error(), Error::kBodyTooLarge) << size;
     EXPECT_THAT(p.error_message(), HasSubstr("65536 bytes"));
@@ -408,7 +411,7 @@ TEST(HttpResponseTest, ContentLengthOverTheLimitIsRejectedBeforeTheBody) {
     EXPECT_EQ(p.status(), 200);
   }
   // Exactly the limit is fine.
-  const std::string body(64 * 1024, 'a');
+  const std::string body(std::size_t{64} * 1024, 'a');
   const HttpResponseParser p = Parse(Head("HTTP/1.1 200 OK", "Content-Length: 65536\r\n") + body);
   EXPECT_EQ(p.state(), State::kComplete);
   EXPECT_EQ(p.body().size(), body.size());
@@ -515,7 +518,7 @@ TEST(HttpResponseTest, CloseInTheHeadIsTruncated) {
 
 TEST(HttpResponseTest, BytesAfterTheResponseAreIgnored) {
   HttpResponseParser p;
-  EXPECT_EQ(p.Feed(kNginxResponse + "HTTP/1.1 500 Oops\r\n\r\n"), State::kComplete);
+  EXPECT_EQ(p.Feed(NginxResponse() + "HTTP/1.1 500 Oops\r\n\r\n"), State::kComplete);
   EXPECT_EQ(p.Feed("more garbage"), State::kComplete);
   EXPECT_EQ(p.FinishOnClose(), State::kComplete);
   EXPECT_EQ(p.status(), 200);
@@ -552,13 +555,13 @@ struct Example {
 std::vector<Example> Examples() {
   const std::string chunked_head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
   return {
-      {"content_length", kNginxResponse, false, Error::kNone},
+      {"content_length", NginxResponse(), false, Error::kNone},
       {"lf_only", "HTTP/1.1 200 OK\nContent-Length: 3\n\nabcXYZ", false, Error::kNone},
       {"interim", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n", true,
        Error::kNone},
       {"chunked",
-       chunked_head + "4;a=b\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\nHTTP/1.1 200 OK\r\n", false,
-       Error::kNone},
+       chunked_head + "4;a=b\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\nHTTP/1.1 200 OK\r\n",
+       false, Error::kNone},
       {"chunked_lf", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n", false,
        Error::kNone},
       {"close_delimited", std::string("HTTP/1.0 200 OK\r\n\r\n") + kPolicy, true, Error::kNone},

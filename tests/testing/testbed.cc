@@ -26,10 +26,9 @@ std::unique_ptr<Testbed> Testbed::Start(const std::string& scenario, const std::
     return nullptr;
   }
   tb->dir_ = pattern;
-  const ProcessResult r =
-      RunProcess({Runfile("testbed/testbed"), "start", Runfile(scenario), "--net", net, "--dir",
-                  tb->dir_, "--json", "--replace"},
-                 "", std::chrono::seconds(120));
+  const ProcessResult r = RunProcess({Runfile("testbed/testbed"), "start", Runfile(scenario),
+                                      "--net", net, "--dir", tb->dir_, "--json", "--replace"},
+                                     "", std::chrono::seconds(120));
   if (r.exit_code != 0) {
     error = "testbed start failed (" + std::to_string(r.exit_code) + "): " + r.err;
     return nullptr;
@@ -47,9 +46,9 @@ std::unique_ptr<Testbed> Testbed::Start(const std::string& scenario, const std::
 }
 
 bool Testbed::Apply(const std::string& scenario, std::string& error) {
-  const ProcessResult r = RunProcess(
-      {Runfile("testbed/testbed"), "apply", Runfile(scenario), "--dir", dir_}, "",
-      std::chrono::seconds(120));
+  const ProcessResult r =
+      RunProcess({Runfile("testbed/testbed"), "apply", Runfile(scenario), "--dir", dir_}, "",
+                 std::chrono::seconds(120));
   if (r.exit_code != 0) {
     error = r.err;
     return false;
