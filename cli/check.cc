@@ -122,8 +122,8 @@ std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
       return std::nullopt;
     };
     const auto is = [&](std::string_view name) {
-      return arg == name || (arg.starts_with(name) && arg.size() > name.size() &&
-                             arg[name.size()] == '=');
+      return arg == name ||
+             (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
     };
     if (operands_only || !arg.starts_with("-")) {
       std::string error;
@@ -175,8 +175,7 @@ std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
     if (a.file != "-") {
       file.open(a.file);
       if (!file) {
-        io.err << "stswatch check: cannot open " << a.file << ": " << std::strerror(errno)
-               << "\n";
+        io.err << "stswatch check: cannot open " << a.file << ": " << std::strerror(errno) << "\n";
         return kExitUsage;
       }
       in = &file;
@@ -193,8 +192,7 @@ std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
       std::string error;
       const auto domain = NormalizeDomain(text, error);
       if (!domain) {
-        io.err << "stswatch check: " << a.file << ":" << number << ": " << error
-               << " (skipped)\n";
+        io.err << "stswatch check: " << a.file << ":" << number << ": " << error << " (skipped)\n";
         continue;
       }
       a.domains.push_back(*domain);
@@ -215,8 +213,8 @@ class Progress {
     if (enabled_ && (done_ == total_ || done_ % 10 == 0)) {
       const std::size_t width = 40;
       const std::size_t filled = total_ == 0 ? width : done_ * width / total_;
-      err_ << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] "
-           << done_ << "/" << total_ << (done_ == total_ ? "\n" : "") << std::flush;
+      err_ << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done_
+           << "/" << total_ << (done_ == total_ ? "\n" : "") << std::flush;
     }
   }
 
@@ -255,8 +253,7 @@ int RunCheck(Args args, CommandIo& io) {
   prober::DomainChecker checker(io_context.get_executor(), **resolver, **tls, *filter, options);
   const RealTimeSource clock;
 
-  Progress progress(io.err, a.domains.size(),
-                    a.domains.size() > 1 && isatty(STDERR_FILENO) == 1);
+  Progress progress(io.err, a.domains.size(), a.domains.size() > 1 && isatty(STDERR_FILENO) == 1);
   std::deque<std::string> queue(a.domains.begin(), a.domains.end());
   int worst = kExitOk;
   const auto worker = [&]() -> asio::awaitable<void> {
@@ -291,7 +288,7 @@ int RunCheck(Args args, CommandIo& io) {
   const int workers = std::min<int>(a.concurrency, static_cast<int>(a.domains.size()));
   bool failed = false;
   for (int i = 0; i < workers; ++i) {
-    asio::co_spawn(io_context, worker, [&](std::exception_ptr e) {
+    asio::co_spawn(io_context, worker, [&](const std::exception_ptr& e) {
       if (e) {
         failed = true;
         try {

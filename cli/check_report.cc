@@ -116,7 +116,8 @@ json::object CheckToJson(const mtasts::DomainObservation& o, const Verdict& v) {
         probe["address"] = p.address;
         probe["refused"] = p.refused_by_filter;
         probe["starttls"] = p.starttls_offered;
-        probe["tls_version"] = p.tls_version.empty() ? json::value(nullptr) : json::value(p.tls_version);
+        probe["tls_version"] =
+            p.tls_version.empty() ? json::value(nullptr) : json::value(p.tls_version);
         probe["cipher"] = p.cipher.empty() ? json::value(nullptr) : json::value(p.cipher);
         probe["error"] = p.error.empty() ? json::value(nullptr) : json::value(p.error);
         probe["cert"] = CertToJson(p.cert);
@@ -125,11 +126,12 @@ json::object CheckToJson(const mtasts::DomainObservation& o, const Verdict& v) {
     }
     entry["addresses"] = std::move(addresses);
     entry["starttls"] = shown ? json::value(shown->starttls_offered) : nullptr;
-    entry["tls_version"] = shown && !shown->tls_version.empty() ? json::value(shown->tls_version)
-                                                                : nullptr;
+    entry["tls_version"] =
+        shown && !shown->tls_version.empty() ? json::value(shown->tls_version) : nullptr;
     entry["cert"] = shown ? CertToJson(shown->cert) : nullptr;
     entry["enforce_outcome"] = m.outcome == mtasts::EnforceOutcome::kDeliver ? "deliver" : "refuse";
-    entry["result_type"] = m.result_type.empty() ? json::value(nullptr) : json::value(m.result_type);
+    entry["result_type"] =
+        m.result_type.empty() ? json::value(nullptr) : json::value(m.result_type);
     entry["probes"] = std::move(probes);
     mx.push_back(std::move(entry));
   }
@@ -184,7 +186,7 @@ void PrintCheck(std::ostream& out, const mtasts::DomainObservation& o, const Ver
   out << "  _mta-sts      ";
   if (o.sts.records.empty()) {
     out << (o.sts.outcome == mtasts::DnsOutcome::kError ? "lookup failed: " + o.sts.error
-                                                         : std::string("(none)"));
+                                                        : std::string("(none)"));
   }
   for (std::size_t i = 0; i < o.sts.records.size(); ++i) {
     out << (i ? "\n                " : "") << "\"" << o.sts.records[i] << "\"";
@@ -198,8 +200,8 @@ void PrintCheck(std::ostream& out, const mtasts::DomainObservation& o, const Ver
   }
   out << "\n  policy        ";
   if (v.policy) {
-    out << "mode " << mtasts::PolicyModeName(v.policy->mode) << ", max_age "
-        << v.policy->max_age << ", mx";
+    out << "mode " << mtasts::PolicyModeName(v.policy->mode) << ", max_age " << v.policy->max_age
+        << ", mx";
     for (const std::string& p : v.policy->mx) {
       out << " " << p;
     }

@@ -63,6 +63,7 @@ class Judgement {
                                             "); senders cannot tell whether the domain has a "
                                             "policy. Check the domain's name servers."));
       dns_failed_ = true;
+      sts_lookup_failed_ = true;
     } else if (o_.sts.records.empty()) {
       Add(MakeFinding(kDomainNoMtaSts, "The domain publishes no MTA-STS record at " + sts_name +
                                            "; senders deliver with opportunistic TLS only."));
@@ -363,26 +364,30 @@ class Judgement {
     }
   }
 
-  void Decide() {
+  void Decide() { v_.status = Status(); }
+
+  DomainStatus Status() const {
+    if (!has_record_) {
+      // Publishing nothing is "none"; not knowing whether anything is published is "broken".
+      return sts_lookup_failed_ ? DomainStatus::kBroken : DomainStatus::kNone;
+    }
+    if (!v_.record || !v_.policy) {
+      return DomainStatus::kBroken;
+    }
+    if (v_.policy->mode == PolicyMode::kNone) {
+      return DomainStatus::kNone;
+    }
     const bool any_refuse = std::any_of(v_.mx.begin(), v_.mx.end(), [](const MxVerdict& m) {
       return m.outcome == EnforceOutcome::kRefuse;
     });
-    const bool any_warning = CountSeverity(v_.findings, Severity::kWarning) > 0;
-    if (dns_failed_ && !v_.policy) {
-      v_.status = DomainStatus::kBroken;
-    } else if (!has_record_) {
-      v_.status = DomainStatus::kNone;
-    } else if (!v_.record || !v_.policy) {
-      v_.status = DomainStatus::kBroken;
-    } else if (v_.policy->mode == PolicyMode::kNone) {
-      v_.status = DomainStatus::kNone;
-    } else if (any_refuse && v_.policy->mode == PolicyMode::kEnforce) {
-      v_.status = DomainStatus::kFailing;
-    } else if (any_refuse || any_warning || tlsrpt_problem_ || dns_failed_) {
-      v_.status = DomainStatus::kWarning;
-    } else {
-      v_.status = DomainStatus::kOk;
+    if (any_refuse && v_.policy->mode == PolicyMode::kEnforce) {
+      return DomainStatus::kFailing;
     }
+    const bool any_warning = CountSeverity(v_.findings, Severity::kWarning) > 0;
+    if (any_refuse || any_warning || tlsrpt_problem_ || dns_failed_) {
+      return DomainStatus::kWarning;
+    }
+    return DomainStatus::kOk;
   }
 
   const DomainObservation& o_;
@@ -390,6 +395,7 @@ class Judgement {
   Verdict v_;
   bool has_record_ = false;
   bool dns_failed_ = false;
+  bool sts_lookup_failed_ = false;
   bool tlsrpt_problem_ = false;
 };
 

@@ -104,7 +104,7 @@ absl::StatusOr<AddressFilter> AddressFilter::Create(bool allow_private,
 }
 
 std::string AddressFilter::Check(const ip::address& address) const {
-  const std::string special = SpecialPurpose(address);
+  std::string special = SpecialPurpose(address);
   if (special.empty()) {
     return "";
   }

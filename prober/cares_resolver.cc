@@ -80,16 +80,19 @@ CaresResolver::CaresResolver(asio::io_context& io, const CaresOptions& options)
 
 CaresResolver::~CaresResolver() {
   *alive_ = false;
-  timer_.cancel();
-  if (channel_ != nullptr) {
-    // Pending queries complete with ARES_EDESTRUCTION; OnAnswer drops them without calling back.
-    ares_destroy(channel_);
-  }
-  for (auto& [fd, watch] : watches_) {
-    if (!watch->released) {
-      watch->descriptor.release();  // c-ares owns (and has closed) the socket.
-      watch->released = true;
+  try {
+    timer_.cancel();
+    if (channel_ != nullptr) {
+      // Pending queries complete with ARES_EDESTRUCTION; OnAnswer drops them without a callback.
+      ares_destroy(channel_);
     }
+    for (auto& [fd, watch] : watches_) {
+      if (!watch->released) {
+        watch->released = true;
+        watch->descriptor.release();  // c-ares owns (and has closed) the socket.
+      }
+    }
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; nothing to undo.
   }
 }
 

@@ -22,7 +22,7 @@ template <typename T>
 asio::awaitable<std::vector<T>> WhenAll(std::vector<asio::awaitable<T>> tasks) {
   auto executor = co_await asio::this_coro::executor;
   struct State {
-    explicit State(asio::any_io_executor ex, std::size_t n)
+    explicit State(const asio::any_io_executor& ex, std::size_t n)
         : results(n), remaining(n), done(ex, asio::steady_timer::time_point::max()) {}
     std::vector<T> results;
     std::size_t remaining;
@@ -64,8 +64,8 @@ asio::awaitable<void> AsyncSemaphore::Acquire() {
     --count_;
     co_return;
   }
-  auto waiter = std::make_shared<asio::steady_timer>(executor_,
-                                                     asio::steady_timer::time_point::max());
+  auto waiter =
+      std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
   waiters_.push_back(waiter);
   boost::system::error_code ec;
   co_await waiter->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -82,14 +82,15 @@ void AsyncSemaphore::Release() {
 }
 
 struct DomainChecker::Slot {
-  explicit Slot(asio::any_io_executor ex) : ready(ex, asio::steady_timer::time_point::max()) {}
+  explicit Slot(const asio::any_io_executor& ex)
+      : ready(ex, asio::steady_timer::time_point::max()) {}
   bool done = false;
   std::chrono::steady_clock::time_point at;
   mtasts::SmtpProbe result;
   asio::steady_timer ready;
 };
 
-DomainChecker::DomainChecker(asio::any_io_executor executor, DnsResolver& resolver,
+DomainChecker::DomainChecker(const asio::any_io_executor& executor, DnsResolver& resolver,
                              TlsContext& tls, AddressFilter filter, CheckOptions options)
     : executor_(executor),
       resolver_(resolver),
@@ -191,10 +192,9 @@ asio::awaitable<mtasts::DomainObservation> DomainChecker::Observe(std::string do
   o.mx_error = dns[2].error;
 
   std::vector<DnsRecord> mx_records = dns[2].records;
-  std::stable_sort(mx_records.begin(), mx_records.end(),
-                   [](const DnsRecord& a, const DnsRecord& b) {
-                     return a.preference < b.preference;
-                   });
+  std::stable_sort(
+      mx_records.begin(), mx_records.end(),
+      [](const DnsRecord& a, const DnsRecord& b) { return a.preference < b.preference; });
   if (static_cast<int>(mx_records.size()) > options_.max_mx_hosts) {
     mx_records.resize(static_cast<std::size_t>(options_.max_mx_hosts));
   }

@@ -55,8 +55,8 @@ class AsyncSemaphore {
 
 class DomainChecker {
  public:
-  DomainChecker(boost::asio::any_io_executor executor, DnsResolver& resolver, TlsContext& tls,
-                AddressFilter filter, CheckOptions options);
+  DomainChecker(const boost::asio::any_io_executor& executor, DnsResolver& resolver,
+                TlsContext& tls, AddressFilter filter, CheckOptions options);
 
   // `domain`: a lower-case host name without the trailing dot.
   boost::asio::awaitable<mtasts::DomainObservation> Observe(std::string domain);

@@ -59,10 +59,10 @@ asio::awaitable<PolicyFetch> FetchPolicy(DnsResolver& resolver, TlsContext& tls,
   asio::ssl::stream<tcp::socket> stream(executor, tls.modern());
   const auto remaining = options.timeout - (std::chrono::steady_clock::now() - started);
   Deadline<tcp::socket> deadline(stream.next_layer(), remaining);
-  const auto timed_out = [&](std::string what) {
-    return Fail(fetch, FetchOutcome::kTimeout,
-                what + " took longer than " + std::to_string(options.timeout.count() / 1000) +
-                    " s");
+  const auto timed_out = [&](const std::string& what) {
+    return Fail(
+        fetch, FetchOutcome::kTimeout,
+        what + " took longer than " + std::to_string(options.timeout.count() / 1000) + " s");
   };
 
   co_await stream.next_layer().async_connect(tcp::endpoint(address, 443),
@@ -94,9 +94,9 @@ asio::awaitable<PolicyFetch> FetchPolicy(DnsResolver& resolver, TlsContext& tls,
     for (const std::string& n : fetch.cert->names) {
       names += (names.empty() ? "" : ", ") + n;
     }
-    co_return Fail(fetch, FetchOutcome::kCertificateInvalid,
-                   "it names " + (names.empty() ? std::string("no host") : names) + ", not " +
-                       host);
+    co_return Fail(
+        fetch, FetchOutcome::kCertificateInvalid,
+        "it names " + (names.empty() ? std::string("no host") : names) + ", not " + host);
   }
 
   const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + host +
@@ -111,10 +111,9 @@ asio::awaitable<PolicyFetch> FetchPolicy(DnsResolver& resolver, TlsContext& tls,
     co_return Fail(fetch, FetchOutcome::kConnectFailed, "sending the request: " + ec.message());
   }
 
-  HttpResponseParser parser(
-      HttpResponseParser::Limits{.max_head_bytes = 16 * 1024,
-                                 .max_body_bytes = options.max_body_bytes});
-  std::array<char, 16 * 1024> buffer;
+  HttpResponseParser parser(HttpResponseParser::Limits{.max_head_bytes = std::size_t{16} * 1024,
+                                                       .max_body_bytes = options.max_body_bytes});
+  std::array<char, std::size_t{16} * 1024> buffer;
   while (parser.state() == HttpResponseParser::State::kNeedMore) {
     const std::size_t n = co_await stream.async_read_some(
         asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
@@ -149,8 +148,7 @@ asio::awaitable<PolicyFetch> FetchPolicy(DnsResolver& resolver, TlsContext& tls,
     co_return Fail(fetch, FetchOutcome::kRedirect, "redirect to " + fetch.location);
   }
   if (fetch.http_status != 200) {
-    co_return Fail(fetch, FetchOutcome::kHttpStatus,
-                   "HTTP " + std::to_string(fetch.http_status));
+    co_return Fail(fetch, FetchOutcome::kHttpStatus, "HTTP " + std::to_string(fetch.http_status));
   }
   fetch.body = parser.body();
   fetch.outcome = FetchOutcome::kOk;

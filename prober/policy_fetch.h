@@ -25,7 +25,6 @@ struct FetchOptions {
 // Runs on the calling coroutine's executor; the references must outlive it.
 boost::asio::awaitable<mtasts::PolicyFetch> FetchPolicy(DnsResolver& resolver, TlsContext& tls,
                                                         const AddressFilter& filter,
-                                                        std::string domain,
-                                                        FetchOptions options);
+                                                        std::string domain, FetchOptions options);
 
 }  // namespace stswatch::prober

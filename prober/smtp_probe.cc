@@ -197,9 +197,9 @@ asio::awaitable<SmtpProbe> ProbeSmtp(TlsContext& tls, std::string host, asio::ip
   }
   const auto second = co_await ReadReply(stream, tls_parser, error);
   if (!second || second->code != 250) {
-    co_return fail(SmtpStage::kEhloAfterTls,
-                   second ? "EHLO over TLS was answered " + Describe(*second)
-                          : "reading the EHLO reply over TLS: " + error);
+    co_return fail(SmtpStage::kEhloAfterTls, second
+                                                 ? "EHLO over TLS was answered " + Describe(*second)
+                                                 : "reading the EHLO reply over TLS: " + error);
   }
   if (co_await Send(stream, std::string("QUIT\r\n"), error)) {
     co_await ReadReply(stream, tls_parser, error);  // 221; its absence is not a finding.

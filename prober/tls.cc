@@ -1,9 +1,9 @@
 #include "prober/tls.h"
 
+#include <ctime>
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-#include <ctime>
 
 namespace stswatch::prober {
 

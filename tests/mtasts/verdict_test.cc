@@ -17,7 +17,7 @@ using testing::FindCode;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+constexpr auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
 constexpr auto kDay = std::chrono::hours(24);
 
 CertificateInfo GoodCert(const std::string& name) {

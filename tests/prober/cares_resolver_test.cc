@@ -21,15 +21,16 @@ class CaresResolverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    testbed_ = testing::Testbed::Start("tests/prober/dns_scenario.yaml", "127.41", error).release();
-    ASSERT_NE(testbed_, nullptr) << error;
+    shared_testbed =
+        testing::Testbed::Start("tests/prober/dns_scenario.yaml", "127.41", error).release();
+    ASSERT_NE(shared_testbed, nullptr) << error;
   }
-  static void TearDownTestSuite() { delete testbed_; }
+  static void TearDownTestSuite() { delete shared_testbed; }
 
   DnsResult Resolve(const std::string& name, RrType type, const std::string& servers = "") {
     boost::asio::io_context io;
     CaresOptions options;
-    options.servers = servers.empty() ? testbed_->resolver() : servers;
+    options.servers = servers.empty() ? shared_testbed->resolver() : servers;
     options.timeout_ms = 500;
     options.tries = 1;
     auto resolver = CaresResolver::Create(io, options);
@@ -53,10 +54,10 @@ class CaresResolverTest : public ::testing::Test {
     return v;
   }
 
-  static testing::Testbed* testbed_;
+  static testing::Testbed* shared_testbed;
 };
 
-testing::Testbed* CaresResolverTest::testbed_ = nullptr;
+testing::Testbed* CaresResolverTest::shared_testbed = nullptr;
 
 TEST_F(CaresResolverTest, TxtStringsAreJoinedPerRecord) {
   const DnsResult r = Resolve("_mta-sts.dns.test", RrType::kTxt);
@@ -115,12 +116,12 @@ TEST_F(CaresResolverTest, DeadServerTimesOut) {
 TEST_F(CaresResolverTest, DestroyingTheResolverCancelsCallbacks) {
   boost::asio::io_context io;
   CaresOptions options;
-  options.servers = testbed_->resolver();
+  options.servers = shared_testbed->resolver();
   bool called = false;
   {
     auto resolver = CaresResolver::Create(io, options);
     ASSERT_TRUE(resolver.ok());
-    (*resolver)->Resolve("dns.test", RrType::kMx, [&](DnsResult) { called = true; });
+    (*resolver)->Resolve("dns.test", RrType::kMx, [&](const DnsResult&) { called = true; });
   }
   io.run();
   EXPECT_FALSE(called);
