@@ -88,14 +88,28 @@ asio::awaitable<std::string> LegacyVersion(TlsContext& tls, const std::string& h
   std::string error;
   co_await socket.async_connect(tcp::endpoint(address, options.port),
                                 asio::redirect_error(asio::use_awaitable, ec));
-  SmtpReplyParser parser;
-  if (ec || !(co_await ReadReply(socket, parser, error)) ||
-      !(co_await Send(socket, "EHLO " + options.ehlo_name + "\r\n", error)) ||
-      !(co_await ReadReply(socket, parser, error)) ||
-      !(co_await Send(socket, "STARTTLS\r\n", error))) {
+  if (ec) {
     co_return "";
   }
-  auto ready = co_await ReadReply(socket, parser, error);
+  // One co_await per statement: GCC 12 miscompiles co_await inside && / || chains.
+  SmtpReplyParser parser;
+  const auto banner = co_await ReadReply(socket, parser, error);
+  if (!banner || banner->code != 220) {
+    co_return "";
+  }
+  const bool sent_ehlo = co_await Send(socket, "EHLO " + options.ehlo_name + "\r\n", error);
+  if (!sent_ehlo) {
+    co_return "";
+  }
+  const auto ehlo = co_await ReadReply(socket, parser, error);
+  if (!ehlo || ehlo->code != 250) {
+    co_return "";
+  }
+  const bool sent_starttls = co_await Send(socket, std::string("STARTTLS\r\n"), error);
+  if (!sent_starttls) {
+    co_return "";
+  }
+  const auto ready = co_await ReadReply(socket, parser, error);
   if (!ready || ready->code != 220) {
     co_return "";
   }
