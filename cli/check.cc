@@ -299,7 +299,16 @@ int RunCheck(Args args, CommandIo& io) {
       }
     });
   }
+  const auto started = std::chrono::steady_clock::now();
   io_context.run();
+  if (a.domains.size() > 1) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    io.err << "stswatch check: " << a.domains.size() << " domains in " << ms / 1000 << "."
+           << (ms % 1000) / 100 << " s; " << checker.probes_run() << " SMTP probes, "
+           << checker.probes_shared() << " answered from shared results\n";
+  }
   return failed ? kExitUsage : worst;
 }
 
