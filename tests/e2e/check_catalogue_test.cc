@@ -2,12 +2,12 @@
 // (nginx), real SMTP (postfix) and the hostile servers. Asserts what a user reads: the status,
 // the finding codes, and what an enforcing sender would do at each MX.
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <algorithm>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,58 +39,112 @@ struct Expect {
 };
 
 const std::vector<Expect>& Catalogue() {
-  static const std::vector<Expect> kExpect = {
+  static const std::vector<Expect> expectations = {
       {"enforce-ok.test", "ok", {}, {"deliver", "deliver"}},
       {"testing-ok.test", "ok", {"policy.mode_testing"}, {"deliver"}},
       {"no-mta-sts.test", "none", {"domain.no_mta_sts"}, {"deliver"}},
       {"two-sts-records.test", "broken", {"sts_record.multiple"}, {"deliver"}},
       {"bad-id.test", "broken", {"sts_record.id_invalid"}, {"deliver"}},
-      {"no-policy-host.test", "broken", {"policy.fetch.no_host"}, {"deliver"},
+      {"no-policy-host.test",
+       "broken",
+       {"policy.fetch.no_host"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-404.test", "broken", {"policy.fetch.http_status"}, {"deliver"},
+      {"policy-404.test",
+       "broken",
+       {"policy.fetch.http_status"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-redirect.test", "broken", {"policy.fetch.redirect"}, {"deliver"},
+      {"policy-redirect.test",
+       "broken",
+       {"policy.fetch.redirect"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-html.test", "broken", {"policy.fetch.content_type"}, {"deliver"},
+      {"policy-html.test",
+       "broken",
+       {"policy.fetch.content_type"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-too-large.test", "broken", {"policy.fetch.too_large"}, {"deliver"},
+      {"policy-too-large.test",
+       "broken",
+       {"policy.fetch.too_large"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-slow.test", "broken", {"policy.fetch.timeout"}, {"deliver"},
+      {"policy-slow.test",
+       "broken",
+       {"policy.fetch.timeout"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-trickle.test", "broken", {"policy.fetch.timeout"}, {"deliver"},
+      {"policy-trickle.test",
+       "broken",
+       {"policy.fetch.timeout"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-never-close.test", "broken", {"policy.fetch.timeout"}, {"deliver"},
+      {"policy-never-close.test",
+       "broken",
+       {"policy.fetch.timeout"},
+       {"deliver"},
        "sts-policy-fetch-error"},
-      {"policy-cert-expired.test", "broken", {"policy.fetch.certificate_invalid"}, {"deliver"},
+      {"policy-cert-expired.test",
+       "broken",
+       {"policy.fetch.certificate_invalid"},
+       {"deliver"},
        "sts-webpki-invalid"},
-      {"policy-cert-wrong-name.test", "broken", {"policy.fetch.certificate_invalid"},
-       {"deliver"}, "sts-webpki-invalid"},
-      {"policy-cert-self-signed.test", "broken", {"policy.fetch.certificate_invalid"},
-       {"deliver"}, "sts-webpki-invalid"},
-      {"policy-cert-missing-intermediate.test", "broken", {"policy.fetch.certificate_invalid"},
-       {"deliver"}, "sts-webpki-invalid"},
-      {"policy-unparseable.test", "broken", {"policy.version_missing", "policy.syntax"},
-       {"deliver"}, "sts-policy-invalid"},
-      {"mx-not-covered.test", "failing", {"mx.not_covered"},
+      {"policy-cert-wrong-name.test",
+       "broken",
+       {"policy.fetch.certificate_invalid"},
+       {"deliver"},
+       "sts-webpki-invalid"},
+      {"policy-cert-self-signed.test",
+       "broken",
+       {"policy.fetch.certificate_invalid"},
+       {"deliver"},
+       "sts-webpki-invalid"},
+      {"policy-cert-missing-intermediate.test",
+       "broken",
+       {"policy.fetch.certificate_invalid"},
+       {"deliver"},
+       "sts-webpki-invalid"},
+      {"policy-unparseable.test",
+       "broken",
+       {"policy.version_missing", "policy.syntax"},
+       {"deliver"},
+       "sts-policy-invalid"},
+      {"mx-not-covered.test",
+       "failing",
+       {"mx.not_covered"},
        {"deliver", "refuse:validation-failure"}},
       {"wildcard-too-deep.test", "failing", {"mx.not_covered"}, {"refuse:validation-failure"}},
-      {"mx-no-starttls.test", "failing", {"mx.starttls_not_offered"},
+      {"mx-no-starttls.test",
+       "failing",
+       {"mx.starttls_not_offered"},
        {"refuse:starttls-not-supported"}},
-      {"mx-legacy-tls.test", "failing", {"mx.tls_handshake_failed"},
-       {"refuse:validation-failure"}},
+      {"mx-legacy-tls.test", "failing", {"mx.tls_handshake_failed"}, {"refuse:validation-failure"}},
       {"mx-cert-expired.test", "failing", {"mx.cert.expired"}, {"refuse:certificate-expired"}},
-      {"mx-cert-wrong-name.test", "failing", {"mx.cert.name_mismatch"},
+      {"mx-cert-wrong-name.test",
+       "failing",
+       {"mx.cert.name_mismatch"},
        {"refuse:certificate-host-mismatch"}},
-      {"mx-cert-self-signed.test", "failing", {"mx.cert.untrusted"},
+      {"mx-cert-self-signed.test",
+       "failing",
+       {"mx.cert.untrusted"},
        {"refuse:certificate-not-trusted"}},
-      {"mx-cert-not-yet-valid.test", "failing", {"mx.cert.not_yet_valid"},
+      {"mx-cert-not-yet-valid.test",
+       "failing",
+       {"mx.cert.not_yet_valid"},
        {"refuse:validation-failure"}},
-      {"mx-cert-untrusted.test", "failing", {"mx.cert.untrusted"},
+      {"mx-cert-untrusted.test",
+       "failing",
+       {"mx.cert.untrusted"},
        {"refuse:certificate-not-trusted"}},
-      {"mx-cert-missing-intermediate.test", "failing", {"mx.cert.untrusted"},
+      {"mx-cert-missing-intermediate.test",
+       "failing",
+       {"mx.cert.untrusted"},
        {"refuse:certificate-not-trusted"}},
       {"mx-wildcard-cert.test", "warning", {"domain.no_tlsrpt"}, {"deliver"}},
-      {"backup-mx-broken.test", "failing", {"mx.cert.expired"},
+      {"backup-mx-broken.test",
+       "failing",
+       {"mx.cert.expired"},
        {"deliver", "refuse:certificate-expired"}},
       {"mx-cname.test", "warning", {"mx.cname"}, {"deliver"}},
       {"sts-delegated.test", "warning", {"domain.no_tlsrpt"}, {"deliver"}},
@@ -100,12 +154,14 @@ const std::vector<Expect>& Catalogue() {
       {"mode-none.test", "none", {"policy.mode_none"}, {"deliver"}},
       {"mx-no-banner.test", "failing", {"mx.timeout"}, {"refuse"}},
       {"mx-long-line.test", "failing", {"mx.smtp_failed"}, {"refuse"}},
-      {"mx-starttls-454.test", "failing", {"mx.starttls_refused"},
+      {"mx-starttls-454.test",
+       "failing",
+       {"mx.starttls_refused"},
        {"refuse:starttls-not-supported"}},
       {"mx-inject.test", "warning", {"mx.plaintext_injection"}, {"deliver"}},
       {"mx-outside-range.test", "failing", {"mx.address_refused"}, {"refuse"}},
   };
-  return kExpect;
+  return expectations;
 }
 
 class CheckCatalogueTest : public ::testing::Test {
@@ -196,8 +252,7 @@ TEST_F(CheckCatalogueTest, EveryScenarioGetsItsVerdict) {
   EXPECT_EQ(ok.at("mode").as_string(), "enforce");
   EXPECT_EQ(ok.at("policy_id").as_string(), "20240101000000");
   EXPECT_EQ(ok.at("policy").at("max_age").to_number<int>(), 2592000);
-  EXPECT_EQ(ok.at("tlsrpt").at("rua").as_array()[0].as_string(),
-            "mailto:tlsrpt@enforce-ok.test");
+  EXPECT_EQ(ok.at("tlsrpt").at("rua").as_array()[0].as_string(), "mailto:tlsrpt@enforce-ok.test");
   const auto& mx1 = ok.at("mx").as_array()[0].as_object();
   EXPECT_EQ(mx1.at("host").as_string(), "mx1.enforce-ok.test");
   EXPECT_EQ(mx1.at("covered"), true);
@@ -259,9 +314,9 @@ TEST_F(CheckCatalogueTest, DomainsFromAFileShareTheirProbes) {
 }
 
 TEST_F(CheckCatalogueTest, PrivateAddressesAreRefusedByDefault) {
-  const ProcessResult r = RunProcess({"cli/stswatch", "check", "--json", "--resolver",
-                                      shared_testbed->resolver(), "--ca-file",
-                                      shared_testbed->ca_file(), "enforce-ok.test"});
+  const ProcessResult r =
+      RunProcess({"cli/stswatch", "check", "--json", "--resolver", shared_testbed->resolver(),
+                  "--ca-file", shared_testbed->ca_file(), "enforce-ok.test"});
   EXPECT_EQ(r.exit_code, 2);
   const boost::json::object o = boost::json::parse(r.out).as_object();
   EXPECT_EQ(o.at("status").as_string(), "broken");  // The policy host is on loopback too.

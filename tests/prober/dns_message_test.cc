@@ -43,21 +43,21 @@ struct Builder {
   Builder& Answer(std::vector<std::uint8_t> owner, std::uint16_t type,
                   std::vector<std::uint8_t> rdata) {
     bytes.insert(bytes.end(), owner.begin(), owner.end());
-    bytes.insert(bytes.end(), {static_cast<std::uint8_t>(type >> 8),
-                               static_cast<std::uint8_t>(type), 0, 1, 0, 0, 1, 44,
-                               static_cast<std::uint8_t>(rdata.size() >> 8),
-                               static_cast<std::uint8_t>(rdata.size())});
+    bytes.insert(
+        bytes.end(),
+        {static_cast<std::uint8_t>(type >> 8), static_cast<std::uint8_t>(type), 0, 1, 0, 0, 1, 44,
+         static_cast<std::uint8_t>(rdata.size() >> 8), static_cast<std::uint8_t>(rdata.size())});
     bytes.insert(bytes.end(), rdata.begin(), rdata.end());
     bytes[7] = static_cast<std::uint8_t>(++answers);
     return *this;
   }
 };
 
-const std::vector<std::uint8_t> kPointerToQuestion = {0xC0, 0x0C};
+std::vector<std::uint8_t> PointerToQuestion() { return {0xC0, 0x0C}; }
 
 TEST(DnsMessageTest, TxtKeepsStringsAndJoinsThem) {
   Builder b("_mta-sts.example.test");
-  b.Answer(kPointerToQuestion, 16,
+  b.Answer(PointerToQuestion(), 16,
            {9, 'v', '=', 'S', 'T', 'S', 'v', '1', ';', ' ', 7, 'i', 'd', '=', '1', '2', '3', ';'});
   const auto m = ParseDnsMessage(b.bytes);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -70,7 +70,7 @@ TEST(DnsMessageTest, TxtKeepsStringsAndJoinsThem) {
 TEST(DnsMessageTest, CompressedNamesAndCnameChains) {
   Builder b("A.Example.Test");
   auto target = Name("b.example.test");
-  b.Answer(kPointerToQuestion, 5, target);
+  b.Answer(PointerToQuestion(), 5, target);
   b.Answer(Name("b.example.test"), 16, {3, 'e', 'n', 'd'});
   const auto m = ParseDnsMessage(b.bytes);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -98,16 +98,16 @@ TEST(DnsMessageTest, HostileMessagesAreErrors) {
   EXPECT_FALSE(ParseDnsMessage(loop.bytes).ok());
   // A record longer than the message.
   Builder truncated("x.test");
-  truncated.Answer(kPointerToQuestion, 16, {5, 'a', 'b'});
+  truncated.Answer(PointerToQuestion(), 16, {5, 'a', 'b'});
   truncated.bytes.resize(truncated.bytes.size() - 1);
   EXPECT_FALSE(ParseDnsMessage(truncated.bytes).ok());
   // A TXT string running past its record.
   Builder txt("x.test");
-  txt.Answer(kPointerToQuestion, 16, {9, 'a'});
+  txt.Answer(PointerToQuestion(), 16, {9, 'a'});
   EXPECT_FALSE(ParseDnsMessage(txt.bytes).ok());
   // An A record of the wrong length.
   Builder a("x.test");
-  a.Answer(kPointerToQuestion, 1, {1, 2, 3});
+  a.Answer(PointerToQuestion(), 1, {1, 2, 3});
   EXPECT_FALSE(ParseDnsMessage(a.bytes).ok());
 }
 
