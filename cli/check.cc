@@ -24,6 +24,7 @@
 #include "prober/address_filter.h"
 #include "prober/cares_resolver.h"
 #include "prober/domain_check.h"
+#include "prober/real_probers.h"
 #include "prober/tls.h"
 
 namespace stswatch::cli {
@@ -54,6 +55,10 @@ Options:
   --allow-net CIDR     with --allow-private: only these special networks (repeatable)
   --timeout SECONDS    deadline of the policy fetch and of each SMTP dialogue (default 20)
   --concurrency N      domains checked at the same time (default 64)
+  --smtp-concurrency N SMTP dialogues at the same time, in all (default 128)
+  --per-destination N  SMTP dialogues at the same time with one address (default 8)
+  --share-window SECONDS  reuse the probe of an (MX host, address) for every domain using it
+                       within this window (default 300; 0: probe for every domain)
   --file FILE          read domains from FILE, one per line (# comments), "-" for stdin
   -h, --help           show this help
 
@@ -71,6 +76,9 @@ struct CheckArgs {
   std::vector<std::string> allow_nets;
   int timeout_seconds = 20;
   int concurrency = 64;
+  int smtp_concurrency = 128;
+  int per_destination = 8;
+  int share_window_seconds = 300;
   std::string file;
   std::vector<std::string> domains;
 };
@@ -142,7 +150,8 @@ std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
     } else if (arg == "--allow-private") {
       a.allow_private = true;
     } else if (is("--resolver") || is("--ca-file") || is("--allow-net") || is("--timeout") ||
-               is("--concurrency") || is("--file")) {
+               is("--concurrency") || is("--file") || is("--smtp-concurrency") ||
+               is("--per-destination") || is("--share-window")) {
       const std::string name(arg.substr(0, arg.find('=')));
       const auto v = value(name);
       if (!v) {
@@ -161,6 +170,18 @@ std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
       } else if (name == "--concurrency") {
         if (!ParseInt(*v, 1, 10000, a.concurrency)) {
           return Usage(io, "--concurrency takes a number from 1 to 10000");
+        }
+      } else if (name == "--smtp-concurrency") {
+        if (!ParseInt(*v, 1, 10000, a.smtp_concurrency)) {
+          return Usage(io, "--smtp-concurrency takes a number from 1 to 10000");
+        }
+      } else if (name == "--per-destination") {
+        if (!ParseInt(*v, 1, 1000, a.per_destination)) {
+          return Usage(io, "--per-destination takes a number from 1 to 1000");
+        }
+      } else if (name == "--share-window") {
+        if (!ParseInt(*v, 0, 86400, a.share_window_seconds)) {
+          return Usage(io, "--share-window takes seconds from 0 to 86400");
         }
       } else {
         a.file = *v;
@@ -247,10 +268,18 @@ int RunCheck(Args args, CommandIo& io) {
   if (!filter.ok()) {
     return Usage(io, "--allow-net " + std::string(filter.status().message()));
   }
+  prober::FetchOptions fetch_options;
+  fetch_options.timeout = std::chrono::seconds(a.timeout_seconds);
+  prober::SmtpOptions smtp_options;
+  smtp_options.timeout = std::chrono::seconds(a.timeout_seconds);
+  prober::HttpsPolicyFetcher fetcher(**resolver, **tls, *filter, fetch_options);
+  prober::SmtpStartTlsProber prober(**tls, smtp_options);
   prober::CheckOptions options;
-  options.fetch.timeout = std::chrono::seconds(a.timeout_seconds);
-  options.smtp.timeout = std::chrono::seconds(a.timeout_seconds);
-  prober::DomainChecker checker(io_context.get_executor(), **resolver, **tls, *filter, options);
+  options.share_window = std::chrono::seconds(a.share_window_seconds);
+  options.max_smtp_in_flight = a.smtp_concurrency;
+  options.max_per_destination = a.per_destination;
+  prober::DomainChecker checker(io_context.get_executor(), **resolver, fetcher, prober, *filter,
+                                options);
   const RealTimeSource clock;
 
   Progress progress(io.err, a.domains.size(), a.domains.size() > 1 && isatty(STDERR_FILENO) == 1);

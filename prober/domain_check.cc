@@ -91,10 +91,12 @@ struct DomainChecker::Slot {
 };
 
 DomainChecker::DomainChecker(const asio::any_io_executor& executor, DnsResolver& resolver,
-                             TlsContext& tls, AddressFilter filter, CheckOptions options)
+                             PolicyFetcher& fetcher, StartTlsProber& prober, AddressFilter filter,
+                             CheckOptions options)
     : executor_(executor),
       resolver_(resolver),
-      tls_(tls),
+      fetcher_(fetcher),
+      prober_(prober),
       filter_(std::move(filter)),
       options_(std::move(options)),
       smtp_slots_(executor, options_.max_smtp_in_flight) {}
@@ -123,7 +125,7 @@ asio::awaitable<mtasts::SmtpProbe> DomainChecker::SharedProbe(std::string host,
   }
   AsyncSemaphore* per_address = destination.get();
   co_await per_address->Acquire();
-  slot->result = co_await ProbeSmtp(tls_, host, address, options_.smtp);
+  slot->result = co_await prober_.Probe(host, address);
   per_address->Release();
   smtp_slots_.Release();
   slot->done = true;
@@ -209,10 +211,10 @@ asio::awaitable<mtasts::DomainObservation> DomainChecker::Observe(std::string do
   // The policy fetch and the MX probes run at the same time.
   std::vector<asio::awaitable<std::optional<mtasts::PolicyFetch>>> fetch;
   if (!o.sts.records.empty()) {
-    fetch.push_back([](DnsResolver& r, TlsContext& t, const AddressFilter& f, std::string d,
-                       FetchOptions opt) -> asio::awaitable<std::optional<mtasts::PolicyFetch>> {
-      co_return co_await FetchPolicy(r, t, f, std::move(d), std::move(opt));
-    }(resolver_, tls_, filter_, domain, options_.fetch));
+    fetch.push_back([](PolicyFetcher& f,
+                       std::string d) -> asio::awaitable<std::optional<mtasts::PolicyFetch>> {
+      co_return co_await f.Fetch(std::move(d));
+    }(fetcher_, domain));
   }
   using asio::experimental::awaitable_operators::operator&&;
   auto [fetch_results, mx_results] =

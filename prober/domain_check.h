@@ -8,8 +8,8 @@
 // it within `share_window`, so ten thousand domains on three MX hosts cost three probes.
 // Concurrency is capped globally and per destination address.
 //
-// Threading: a DomainChecker belongs to one io_context thread; Observe runs on it. The resolver
-// and TLS context must outlive the checker and every pending Observe.
+// Threading: a DomainChecker belongs to one io_context thread; Observe runs on it. The resolver,
+// fetcher and prober must outlive the checker and every pending Observe.
 
 #include <chrono>
 #include <deque>
@@ -23,15 +23,11 @@
 #include "mtasts/observation.h"
 #include "prober/address_filter.h"
 #include "prober/dns_resolver.h"
-#include "prober/policy_fetch.h"
-#include "prober/smtp_probe.h"
-#include "prober/tls.h"
+#include "prober/probers.h"
 
 namespace stswatch::prober {
 
 struct CheckOptions {
-  FetchOptions fetch;
-  SmtpOptions smtp;
   int max_addresses_per_mx = 4;
   int max_mx_hosts = 16;
   std::chrono::seconds share_window{300};
@@ -56,7 +52,8 @@ class AsyncSemaphore {
 class DomainChecker {
  public:
   DomainChecker(const boost::asio::any_io_executor& executor, DnsResolver& resolver,
-                TlsContext& tls, AddressFilter filter, CheckOptions options);
+                PolicyFetcher& fetcher, StartTlsProber& prober, AddressFilter filter,
+                CheckOptions options);
 
   // `domain`: a lower-case host name without the trailing dot.
   boost::asio::awaitable<mtasts::DomainObservation> Observe(std::string domain);
@@ -73,7 +70,8 @@ class DomainChecker {
 
   boost::asio::any_io_executor executor_;
   DnsResolver& resolver_;
-  TlsContext& tls_;
+  PolicyFetcher& fetcher_;
+  StartTlsProber& prober_;
   AddressFilter filter_;
   CheckOptions options_;
   AsyncSemaphore smtp_slots_;
