@@ -8,36 +8,19 @@
 #include <string_view>
 
 #include "prober/http_response.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
+
+using stswatch::fuzz::Check;
+using stswatch::fuzz::Hash;
+using stswatch::fuzz::Next;
 
 using stswatch::prober::HttpResponseParser;
 using Error = HttpResponseParser::Error;
 using Limits = HttpResponseParser::Limits;
 using State = HttpResponseParser::State;
 
-void Check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
-
-// FNV-1a: a seed for the read sizes and limits that leaves every input byte part of the response.
-std::uint64_t Hash(std::string_view bytes) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (const char c : bytes) {
-    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
-  return h;
-}
-
-// xorshift64: the next pseudo-random number.
-std::uint64_t Next(std::uint64_t& x) {
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return x;
-}
 
 void CheckConsistent(const HttpResponseParser& p, const Limits& limits) {
   Check(p.body().size() <= limits.max_body_bytes);

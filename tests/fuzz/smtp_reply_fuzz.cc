@@ -13,35 +13,18 @@
 #include <vector>
 
 #include "prober/smtp_reply.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
+
+using stswatch::fuzz::Check;
+using stswatch::fuzz::Hash;
+using stswatch::fuzz::Next;
 
 using stswatch::prober::SmtpReply;
 using stswatch::prober::SmtpReplyParser;
 using Limits = SmtpReplyParser::Limits;
 
-void Check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
-
-// FNV-1a: a seed for the read sizes and limits that leaves every input byte part of the replies.
-std::uint64_t Hash(std::string_view bytes) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (const char c : bytes) {
-    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
-  return h;
-}
-
-// xorshift64: the next pseudo-random number.
-std::uint64_t Next(std::uint64_t& x) {
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return x;
-}
 
 // Takes every buffered reply, checking each and that the bytes it took are accounted for.
 void Drain(SmtpReplyParser& p, const Limits& limits, std::vector<SmtpReply>& replies,
