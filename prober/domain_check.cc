@@ -211,10 +211,10 @@ asio::awaitable<mtasts::DomainObservation> DomainChecker::Observe(std::string do
   // The policy fetch and the MX probes run at the same time.
   std::vector<asio::awaitable<std::optional<mtasts::PolicyFetch>>> fetch;
   if (!o.sts.records.empty()) {
-    fetch.push_back([](PolicyFetcher& f,
-                       std::string d) -> asio::awaitable<std::optional<mtasts::PolicyFetch>> {
-      co_return co_await f.Fetch(std::move(d));
-    }(fetcher_, domain));
+    fetch.push_back(
+        [](PolicyFetcher& f, std::string d) -> asio::awaitable<std::optional<mtasts::PolicyFetch>> {
+          co_return co_await f.Fetch(std::move(d));
+        }(fetcher_, domain));
   }
   using asio::experimental::awaitable_operators::operator&&;
   auto [fetch_results, mx_results] =

@@ -21,7 +21,6 @@ using Error = HttpResponseParser::Error;
 using Limits = HttpResponseParser::Limits;
 using State = HttpResponseParser::State;
 
-
 void CheckConsistent(const HttpResponseParser& p, const Limits& limits) {
   Check(p.body().size() <= limits.max_body_bytes);
   switch (p.state()) {

@@ -25,7 +25,6 @@ using stswatch::prober::SmtpReply;
 using stswatch::prober::SmtpReplyParser;
 using Limits = SmtpReplyParser::Limits;
 
-
 // Takes every buffered reply, checking each and that the bytes it took are accounted for.
 void Drain(SmtpReplyParser& p, const Limits& limits, std::vector<SmtpReply>& replies,
            std::size_t& taken_bytes) {

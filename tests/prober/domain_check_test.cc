@@ -104,8 +104,8 @@ class DomainCheckTest : public ::testing::Test {
                                                  bool concurrently = true,
                                                  bool allow_private = true) {
     auto filter = AddressFilter::Create(allow_private, {});
-    checker_ = std::make_unique<DomainChecker>(io_.get_executor(), resolver_, fetcher_,
-                                               prober_, *filter, options_);
+    checker_ = std::make_unique<DomainChecker>(io_.get_executor(), resolver_, fetcher_, prober_,
+                                               *filter, options_);
     std::vector<mtasts::DomainObservation> out(domains.size());
     if (concurrently) {
       for (std::size_t i = 0; i < domains.size(); ++i) {
