@@ -98,7 +98,7 @@ DomainChecker::DomainChecker(const asio::any_io_executor& executor, DnsResolver&
       fetcher_(fetcher),
       prober_(prober),
       filter_(std::move(filter)),
-      options_(std::move(options)),
+      options_(options),
       smtp_slots_(executor, options_.max_smtp_in_flight) {}
 
 asio::awaitable<mtasts::SmtpProbe> DomainChecker::SharedProbe(std::string host,

@@ -39,7 +39,6 @@ class FakeResolver final : public DnsResolver {
     answers_[{name, type}] = DnsResult{mtasts::DnsOutcome::kError, {}, {}, error};
   }
   void Resolve(const std::string& name, RrType type, Callback callback) override {
-    ++queries_[name];
     auto it = answers_.find({name, type});
     DnsResult result;
     result.outcome = mtasts::DnsOutcome::kNxDomain;
@@ -49,12 +48,10 @@ class FakeResolver final : public DnsResolver {
     // Like the real resolver: never call back inside Resolve.
     asio::post(io_, [callback = std::move(callback), result]() { callback(result); });
   }
-  int queries(const std::string& name) { return queries_[name]; }
 
  private:
   asio::io_context& io_;
   std::map<std::pair<std::string, RrType>, DnsResult> answers_;
-  std::map<std::string, int> queries_;
 };
 
 class FakeFetcher final : public PolicyFetcher {
@@ -110,7 +107,7 @@ class DomainCheckTest : public ::testing::Test {
     if (concurrently) {
       for (std::size_t i = 0; i < domains.size(); ++i) {
         asio::co_spawn(io_, checker_->Observe(domains[i]),
-                       [&out, i](std::exception_ptr e, mtasts::DomainObservation o) {
+                       [&out, i](const std::exception_ptr& e, mtasts::DomainObservation o) {
                          ASSERT_FALSE(e);
                          out[i] = std::move(o);
                        });
@@ -119,7 +116,7 @@ class DomainCheckTest : public ::testing::Test {
     } else {
       for (std::size_t i = 0; i < domains.size(); ++i) {
         asio::co_spawn(io_, checker_->Observe(domains[i]),
-                       [&out, i](std::exception_ptr e, mtasts::DomainObservation o) {
+                       [&out, i](const std::exception_ptr& e, mtasts::DomainObservation o) {
                          ASSERT_FALSE(e);
                          out[i] = std::move(o);
                        });
