@@ -38,6 +38,11 @@ json::value CertToJson(const std::optional<mtasts::CertificateInfo>& cert) {
   o["not_before"] = Iso8601(cert->not_before);
   o["not_after"] = Iso8601(cert->not_after);
   o["sha256"] = cert->sha256;
+  json::array chain;
+  for (const std::string& subject : cert->chain) {
+    chain.emplace_back(subject);
+  }
+  o["chain"] = std::move(chain);
   o["chain_valid"] = cert->chain_valid;
   o["chain_error"] = cert->chain_error;
   o["name_match"] = cert->name_match;

@@ -35,6 +35,8 @@ struct CertificateInfo {
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
   std::string sha256;  // Hex fingerprint of the DER leaf.
+  // Subjects of the certificates the server sent, leaf first (an incomplete chain shows here).
+  std::vector<std::string> chain;
   // True when the chain leads to a trusted root and every certificate is within its validity.
   bool chain_valid = false;
   // OpenSSL's X509_V_ERR_* and its text when the chain does not validate.

@@ -94,6 +94,11 @@ std::optional<mtasts::CertificateInfo> InspectPeer(SSL* ssl, const std::string& 
       info.sha256 += kHex[digest[i] & 0xF];
     }
   }
+  if (const STACK_OF(X509)* sent = SSL_get_peer_cert_chain(ssl)) {
+    for (int i = 0; i < sk_X509_num(sent) && i < 16; ++i) {
+      info.chain.push_back(NameLine(X509_get_subject_name(sk_X509_value(sent, i))));
+    }
+  }
   const long verify = SSL_get_verify_result(ssl);
   info.chain_valid = verify == X509_V_OK;
   if (!info.chain_valid) {

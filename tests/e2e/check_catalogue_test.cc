@@ -263,6 +263,9 @@ TEST_F(CheckCatalogueTest, EveryScenarioGetsItsVerdict) {
   EXPECT_EQ(mx1.at("cert").at("name_match"), true);
   EXPECT_EQ(mx1.at("cert").at("names").as_array()[0].as_string(), "mx1.enforce-ok.test");
   EXPECT_EQ(mx1.at("addresses").as_array().size(), 1u);
+  EXPECT_EQ(mx1.at("cert").at("chain").as_array().size(), 2u);  // Leaf and intermediate.
+  const auto& incomplete = results["mx-cert-missing-intermediate.test"].at("mx").as_array()[0];
+  EXPECT_EQ(incomplete.at("cert").at("chain").as_array().size(), 1u);
   EXPECT_EQ(results["sts-delegated.test"].at("policy_id").as_string(), "provider2024");
   EXPECT_EQ(results["tlsrpt-https.test"].at("tlsrpt").at("rua").as_array()[0].as_string(),
             "https://reports.tlsrpt-https.test/v1/tlsrpt");
