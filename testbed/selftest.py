@@ -56,6 +56,11 @@ class Checker:
             self.failed += 1
             print(f"FAIL {name}: {detail}")
 
+    def report(self):
+        """Prints the closing line; returns the exit status."""
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 0 if self.failed == 0 else 1
+
     def run(self, argv, timeout=20, input_bytes=None):
         try:
             r = subprocess.run(argv, capture_output=True, timeout=timeout, input=input_bytes,
@@ -266,6 +271,12 @@ def start(scenario_path, net, directory):
     return json.loads(r.stdout)
 
 
+def start_failed():
+    print("FAIL testbed start")
+    print("0 passed, 1 failed")
+    return 1
+
+
 def stop(directory):
     subprocess.run([TESTBED, "stop", "--dir", directory], check=False, timeout=120)
 
@@ -275,9 +286,7 @@ def run_catalogue(args):
     directory = tempfile.mkdtemp(prefix="stswatch-selftest-")
     env = start(args.scenario, args.net, directory)
     if env is None:
-        print("FAIL testbed start")
-        print("0 passed, 1 failed")
-        return 1
+        return start_failed()
     c = Checker(env)
     try:
         for d in sc.domains:
@@ -300,8 +309,7 @@ def run_catalogue(args):
             shutil.rmtree(directory, ignore_errors=True)
         else:
             print(f"kept running in {directory}")
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 0 if c.failed == 0 else 1
+    return c.report()
 
 
 def run_scale(args):
@@ -316,9 +324,7 @@ def run_scale(args):
     env = start(path, args.net, os.path.join(directory, "tb"))
     elapsed = time.monotonic() - began
     if env is None:
-        print("FAIL testbed start")
-        print("0 passed, 1 failed")
-        return 1
+        return start_failed()
     c = Checker(env)
     try:
         c.check(f"{args.scale} domains started in {elapsed:.1f} s (limit 60 s)", elapsed < 60)
@@ -331,8 +337,7 @@ def run_scale(args):
     finally:
         stop(os.path.join(directory, "tb"))
         shutil.rmtree(directory, ignore_errors=True)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 0 if c.failed == 0 else 1
+    return c.report()
 
 
 def server_pids(directory):
@@ -365,9 +370,7 @@ def run_drift(args):
     os.chmod(directory, 0o755)
     env = start(before, args.net, directory)
     if env is None:
-        print("FAIL testbed start")
-        print("0 passed, 1 failed")
-        return 1
+        return start_failed()
     c = Checker(env)
     try:
         def mx_serial(host):
@@ -409,8 +412,7 @@ def run_drift(args):
     finally:
         stop(directory)
         shutil.rmtree(directory, ignore_errors=True)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 0 if c.failed == 0 else 1
+    return c.report()
 
 
 def main():
