@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 
 #include "cli/findings_format.h"
+#include "common/time_format.h"
 #include "mtasts/policy.h"
 
 namespace stswatch::cli {
@@ -13,15 +14,6 @@ namespace json = boost::json;
 using mtasts::Verdict;
 
 namespace {
-
-std::string Iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 json::value CertToJson(const std::optional<mtasts::CertificateInfo>& cert) {
   if (!cert) {
@@ -35,8 +27,8 @@ json::value CertToJson(const std::optional<mtasts::CertificateInfo>& cert) {
   o["names"] = std::move(names);
   o["subject"] = cert->subject;
   o["issuer"] = cert->issuer;
-  o["not_before"] = Iso8601(cert->not_before);
-  o["not_after"] = Iso8601(cert->not_after);
+  o["not_before"] = FormatTime(cert->not_before);
+  o["not_after"] = FormatTime(cert->not_after);
   o["sha256"] = cert->sha256;
   json::array chain;
   for (const std::string& subject : cert->chain) {
@@ -247,7 +239,7 @@ void PrintCheck(std::ostream& out, const mtasts::DomainObservation& o, const Ver
         for (const std::string& n : p.cert->names) {
           names += (names.empty() ? "" : ",") + n;
         }
-        out << "\n        cert " << names << ", expires " << Iso8601(p.cert->not_after)
+        out << "\n        cert " << names << ", expires " << FormatTime(p.cert->not_after)
             << (p.cert->chain_valid ? ", chain ok" : ", chain: " + p.cert->chain_error)
             << (p.cert->name_match ? ", name ok" : ", NAME MISMATCH");
       }
