@@ -17,6 +17,8 @@
 #include <boost/json/serialize.hpp>
 
 #include "cli/check_report.h"
+#include "cli/flags.h"
+#include "cli/prober_setup.h"
 #include "common/time_source.h"
 #include "mtasts/hostname.h"
 #include "mtasts/text.h"
@@ -37,7 +39,7 @@ constexpr int kExitWarning = 1;
 constexpr int kExitFailing = 2;
 constexpr int kExitUsage = 3;
 
-constexpr std::string_view kUsage =
+constexpr std::string_view kUsageHead =
     R"(usage: stswatch check [OPTIONS] DOMAIN...
        stswatch check [OPTIONS] --file FILE
 
@@ -48,17 +50,10 @@ would be delivered, and if not, why.
 
 Options:
   --json               one JSON object per domain (one per line), as each check finishes
-  --resolver IP[:PORT] DNS server to ask (default: the system's /etc/resolv.conf)
-  --ca-file PEM        trust these root certificates instead of the system's
-  --allow-private      also probe private, loopback and other special-purpose addresses
-                       (refused by default: a DNS answer must not aim stswatch at your network)
-  --allow-net CIDR     with --allow-private: only these special networks (repeatable)
-  --timeout SECONDS    deadline of the policy fetch and of each SMTP dialogue (default 20)
-  --concurrency N      domains checked at the same time (default 64)
-  --smtp-concurrency N SMTP dialogues at the same time, in all (default 128)
-  --per-destination N  SMTP dialogues at the same time with one address (default 8)
-  --share-window SECONDS  reuse the probe of an (MX host, address) for every domain using it
-                       within this window (default 300; 0: probe for every domain)
+)";
+
+constexpr std::string_view kUsageTail =
+    R"(  --concurrency N      domains checked at the same time (default 64)
   --file FILE          read domains from FILE, one per line (# comments), "-" for stdin
   -h, --help           show this help
 
@@ -70,15 +65,8 @@ error. Finding codes: mtasts/FINDINGS.md.
 
 struct CheckArgs {
   bool json = false;
-  std::string resolver;
-  std::string ca_file;
-  bool allow_private = false;
-  std::vector<std::string> allow_nets;
-  int timeout_seconds = 20;
+  ProberFlags prober;
   int concurrency = 64;
-  int smtp_concurrency = 128;
-  int per_destination = 8;
-  int share_window_seconds = 300;
   std::string file;
   std::vector<std::string> domains;
 };
@@ -97,98 +85,29 @@ std::optional<std::string> NormalizeDomain(std::string_view raw, std::string& er
   return name;
 }
 
-bool ParseInt(std::string_view text, int low, int high, int& out) {
-  if (text.empty() || text.size() > 6) {
-    return false;
-  }
-  int value = 0;
-  for (const char c : text) {
-    if (!mtasts::IsDigit(c)) {
-      return false;
-    }
-    value = value * 10 + (c - '0');
-  }
-  if (value < low || value > high) {
-    return false;
-  }
-  out = value;
-  return true;
-}
-
 // Parses the arguments; returns an exit status when done (help, error).
 std::optional<int> Parse(Args args, CheckArgs& a, CommandIo& io) {
-  bool operands_only = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    const auto value = [&](std::string_view name) -> std::optional<std::string> {
-      if (arg.size() > name.size() && arg.starts_with(name) && arg[name.size()] == '=') {
-        return std::string(arg.substr(name.size() + 1));
-      }
-      if (i + 1 < args.size()) {
-        return std::string(args[++i]);
-      }
-      return std::nullopt;
-    };
-    const auto is = [&](std::string_view name) {
-      return arg == name ||
-             (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
-    };
-    if (operands_only || !arg.starts_with("-")) {
-      std::string error;
-      const auto domain = NormalizeDomain(arg, error);
-      if (!domain) {
-        return Usage(io, error);
-      }
-      a.domains.push_back(*domain);
-    } else if (arg == "--") {
-      operands_only = true;
-    } else if (arg == "-h" || arg == "--help") {
-      io.out << kUsage;
-      return kExitOk;
-    } else if (arg == "--json") {
-      a.json = true;
-    } else if (arg == "--allow-private") {
-      a.allow_private = true;
-    } else if (is("--resolver") || is("--ca-file") || is("--allow-net") || is("--timeout") ||
-               is("--concurrency") || is("--file") || is("--smtp-concurrency") ||
-               is("--per-destination") || is("--share-window")) {
-      const std::string name(arg.substr(0, arg.find('=')));
-      const auto v = value(name);
-      if (!v) {
-        return Usage(io, name + " needs a value");
-      }
-      if (name == "--resolver") {
-        a.resolver = *v;
-      } else if (name == "--ca-file") {
-        a.ca_file = *v;
-      } else if (name == "--allow-net") {
-        a.allow_nets.push_back(*v);
-      } else if (name == "--timeout") {
-        if (!ParseInt(*v, 1, 600, a.timeout_seconds)) {
-          return Usage(io, "--timeout takes seconds from 1 to 600");
-        }
-      } else if (name == "--concurrency") {
-        if (!ParseInt(*v, 1, 10000, a.concurrency)) {
-          return Usage(io, "--concurrency takes a number from 1 to 10000");
-        }
-      } else if (name == "--smtp-concurrency") {
-        if (!ParseInt(*v, 1, 10000, a.smtp_concurrency)) {
-          return Usage(io, "--smtp-concurrency takes a number from 1 to 10000");
-        }
-      } else if (name == "--per-destination") {
-        if (!ParseInt(*v, 1, 1000, a.per_destination)) {
-          return Usage(io, "--per-destination takes a number from 1 to 1000");
-        }
-      } else if (name == "--share-window") {
-        if (!ParseInt(*v, 0, 86400, a.share_window_seconds)) {
-          return Usage(io, "--share-window takes seconds from 0 to 86400");
-        }
-      } else {
-        a.file = *v;
-      }
-    } else {
-      return Usage(io, "unknown option " + mtasts::Quote(arg));
+  Flags flags;
+  flags.Switch("--json", &a.json);
+  AddProberFlags(flags, &a.prober);
+  flags.Int("--concurrency", 1, 10000, &a.concurrency);
+  flags.String("--file", &a.file);
+  flags.Operands([&](std::string_view arg) -> std::optional<std::string> {
+    std::string error;
+    const auto domain = NormalizeDomain(arg, error);
+    if (!domain) {
+      return error;
     }
+    a.domains.push_back(*domain);
+    return std::nullopt;
+  });
+  bool help = false;
+  if (const auto error = flags.Parse(args, &help)) {
+    return Usage(io, *error);
+  }
+  if (help) {
+    io.out << kUsageHead << kProberFlagsHelp << kUsageTail;
+    return kExitOk;
   }
   if (!a.file.empty()) {
     std::ifstream file;
@@ -254,32 +173,11 @@ int RunCheck(Args args, CommandIo& io) {
     return *exit;
   }
   asio::io_context io_context;
-  prober::CaresOptions dns;
-  dns.servers = a.resolver;
-  auto resolver = prober::CaresResolver::Create(io_context, dns);
-  if (!resolver.ok()) {
-    return Usage(io, std::string(resolver.status().message()));
+  auto stack = BuildProber(io_context, a.prober);
+  if (!stack.ok()) {
+    return Usage(io, std::string(stack.status().message()));
   }
-  auto tls = prober::TlsContext::Create(a.ca_file);
-  if (!tls.ok()) {
-    return Usage(io, std::string(tls.status().message()));
-  }
-  auto filter = prober::AddressFilter::Create(a.allow_private, a.allow_nets);
-  if (!filter.ok()) {
-    return Usage(io, "--allow-net " + std::string(filter.status().message()));
-  }
-  prober::FetchOptions fetch_options;
-  fetch_options.timeout = std::chrono::seconds(a.timeout_seconds);
-  prober::SmtpOptions smtp_options;
-  smtp_options.timeout = std::chrono::seconds(a.timeout_seconds);
-  prober::HttpsPolicyFetcher fetcher(**resolver, **tls, *filter, fetch_options);
-  prober::SmtpStartTlsProber prober(**tls, smtp_options);
-  prober::CheckOptions options;
-  options.share_window = std::chrono::seconds(a.share_window_seconds);
-  options.max_smtp_in_flight = a.smtp_concurrency;
-  options.max_per_destination = a.per_destination;
-  prober::DomainChecker checker(io_context.get_executor(), **resolver, fetcher, prober, *filter,
-                                options);
+  prober::DomainChecker& checker = *(*stack)->checker;
   const RealTimeSource clock;
 
   Progress progress(io.err, a.domains.size(), a.domains.size() > 1 && isatty(STDERR_FILENO) == 1);

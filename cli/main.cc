@@ -12,6 +12,7 @@
 #include "cli/check.h"
 #include "cli/command.h"
 #include "cli/lint.h"
+#include "cli/serve.h"
 
 namespace {
 
@@ -26,6 +27,7 @@ SMTP TLS Reporting (RFC 8460), the way a sending mail server sees them.
 Commands:
   check      check domains as a sending mail server would: DNS, policy, STARTTLS to every MX
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
+  serve      monitor domains continuously: state and drift events in Redis
 
 Options:
   -h, --help     show this help
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
     status = stswatch::cli::RunCheck(rest, io);
   } else if (command == "lint") {
     status = stswatch::cli::RunLint(rest, io);
+  } else if (command == "serve") {
+    status = stswatch::cli::RunServe(rest, io);
   } else {
     std::cerr << "stswatch: unknown command '" << command << "'\n"
               << "Try 'stswatch --help'.\n";

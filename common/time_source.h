@@ -4,6 +4,8 @@
 // about time, and tests must be able to move it.
 
 #include <chrono>
+#include <fstream>
+#include <string>
 
 namespace stswatch {
 
@@ -32,6 +34,25 @@ class FakeTimeSource final : public TimeSource {
 
  private:
   std::chrono::system_clock::time_point now_;
+};
+
+// The system clock moved by the number of seconds (possibly negative) written in a file, read at
+// every call: tests move a running service's time by rewriting the file. A missing or unreadable
+// file means no offset.
+class OffsetFileTimeSource final : public TimeSource {
+ public:
+  explicit OffsetFileTimeSource(std::string path) : path_(std::move(path)) {}
+  std::chrono::system_clock::time_point Now() const override {
+    long long offset = 0;  // NOLINT(google-runtime-int)
+    std::ifstream in(path_);
+    if (!(in >> offset)) {
+      offset = 0;
+    }
+    return std::chrono::system_clock::now() + std::chrono::seconds(offset);
+  }
+
+ private:
+  std::string path_;
 };
 
 }  // namespace stswatch

@@ -81,6 +81,9 @@ void AsyncSemaphore::Release() {
   waiters_.pop_front();
 }
 
+// Expired shared probes are dropped every this many probes.
+constexpr int kPruneEvery = 1024;
+
 struct DomainChecker::Slot {
   explicit Slot(const asio::any_io_executor& ex)
       : ready(ex, asio::steady_timer::time_point::max()) {}
@@ -118,6 +121,12 @@ asio::awaitable<mtasts::SmtpProbe> DomainChecker::SharedProbe(std::string host,
   auto slot = std::make_shared<Slot>(executor_);
   probes_[key] = slot;
   ++probes_run_;
+  if (probes_run_ % kPruneEvery == 0) {
+    // A long-running checker (serve) must not keep every probe it ever ran.
+    std::erase_if(probes_, [&](const auto& entry) {
+      return entry.second->done && now - entry.second->at >= options_.share_window;
+    });
+  }
   co_await smtp_slots_.Acquire();
   auto& destination = per_destination_[address.to_string()];
   if (!destination) {

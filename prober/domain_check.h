@@ -61,6 +61,8 @@ class DomainChecker {
   // SMTP probes run so far, and probes answered from the shared results.
   int probes_run() const { return probes_run_; }
   int probes_shared() const { return probes_shared_; }
+  // Shared probe results held (finished ones are dropped once older than share_window).
+  std::size_t probes_held() const { return probes_.size(); }
 
  private:
   struct Slot;

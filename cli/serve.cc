@@ -1,0 +1,523 @@
+#include "cli/serve.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+
+#include "cli/flags.h"
+#include "cli/prober_setup.h"
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/time_source.h"
+#include "drift/snapshot.h"
+#include "mtasts/verdict.h"
+#include "scheduler/domain_list.h"
+#include "scheduler/monitor.h"
+#include "store/keys.h"
+#include "store/redis_client.h"
+#include "store/redis_process.h"
+#include "store/redis_state_store.h"
+
+namespace stswatch::cli {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::seconds;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 3;
+
+constexpr std::string_view kUsageHead =
+    R"(usage: stswatch serve [OPTIONS]
+
+Monitors domains continuously: checks each one every --interval as a sending mail server
+would, keeps its last state in Redis, and records what drifted (policy, id, mode, MX set,
+certificates, TLS, STARTTLS, records, status) as events in Redis streams and in the log.
+
+Domains come from --domains FILE (re-read on SIGHUP) and from Redis (domains added through the
+API). Without --redis, serve runs its own redis-server (append-only file on) in --data-dir.
+SIGTERM or SIGINT finishes the checks in flight, writes their results and exits.
+
+Options:
+  --domains FILE       domains to monitor: one per line, optionally followed by an interval
+                       ("example.org 15m"); # starts a comment
+  --interval DURATION  how often each domain is checked (default 1h; 30s, 15m, 1h, 1d)
+  --redis URL          use this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH
+  --data-dir DIR       where the own redis-server keeps its data (default ./stswatch-data)
+  --redis-server PATH  the redis-server binary to run (default: redis-server on the PATH)
+  --concurrency N      domains checked at the same time (default 64)
+  --partitions N       logical partitions of the key space (default 64; fixed once data exists)
+  --history-retention DURATION  per-domain history kept (default 90d)
+  --history-max N      at most this many history entries per domain (default 1000)
+  --events-max N       about this many events kept per partition stream (default 100000)
+  --drain-timeout DURATION  on SIGTERM, wait this long for checks and writes (default 60s)
+  --log-format FORMAT  text (logfmt, default) or json
+  --log-level LEVEL    debug (every check), info (default), warning or error
+  --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
+)";
+
+constexpr std::string_view kUsageTail = R"(  -h, --help           show this help
+
+Logs go to standard error, one event per line (event names: cli/README.md).
+Inspect the state with 'stswatch status'.
+)";
+
+struct ServeArgs {
+  std::string domains_file;
+  seconds interval{3600};
+  std::string redis;
+  std::string data_dir = "stswatch-data";
+  std::string redis_server = "redis-server";
+  int concurrency = 64;
+  int partitions = store::kDefaultPartitions;
+  seconds history_retention{90 * 86400};
+  int history_max = 1000;
+  int events_max = 100000;
+  seconds drain_timeout{60};
+  std::string log_format = "text";
+  std::string log_level = "info";
+  std::string clock_offset_file;
+  ProberFlags prober;
+};
+
+// A Redis command from its parts. Coroutines build commands with this: GCC 12 cannot compile an
+// initializer list of std::string inside a coroutine body ("array used as initializer").
+template <typename... Parts>
+std::vector<std::string> Cmd(const Parts&... parts) {
+  std::vector<std::string> args;
+  args.reserve(sizeof...(parts));
+  (args.emplace_back(parts), ...);
+  return args;
+}
+
+int Usage(CommandIo& io, const std::string& message) {
+  io.err << "stswatch serve: " << message << "\nTry 'stswatch serve --help'.\n";
+  return kExitError;
+}
+
+// Everything serve runs, on one io_context.
+class Service {
+ public:
+  Service(asio::io_context& io, ServeArgs args, const TimeSource& clock, Logger& log)
+      : io_(io),
+        args_(std::move(args)),
+        clock_(clock),
+        log_(log),
+        keys_(args_.partitions),
+        signals_(io, SIGTERM, SIGINT),
+        hup_(io, SIGHUP),
+        drain_timer_(io) {}
+
+  bool Init(ProberStack& prober, const store::RedisEndpoint& endpoint) {
+    prober_ = &prober;
+    client_ = std::make_unique<store::RedisClient>(io_.get_executor(), endpoint);
+    client_->SetLogger([this](std::string_view message) {
+      log_.Warn("redis.connection", {{"message", std::string(message)}});
+    });
+    store::StateStoreOptions options;
+    options.keys = keys_;
+    options.history_max = args_.history_max;
+    options.history_retention =
+        std::chrono::duration_cast<std::chrono::hours>(args_.history_retention);
+    options.events_max = args_.events_max;
+    store_ =
+        std::make_unique<store::RedisStateStore>(io_.get_executor(), *client_, options, clock_);
+    store_->SetLogger([this](std::string_view message) {
+      log_.Error("store.error", {{"message", std::string(message)}});
+    });
+    client_->SetConnectedCallback([this] {
+      log_.Info("redis.connected", {{"redis", client_->endpoint().ToString()}});
+      store_->Flush();
+    });
+    scheduler::MonitorOptions monitor;
+    monitor.concurrency = args_.concurrency;
+    monitor.queue.default_interval = args_.interval;
+    monitor.queue.startup_spread = std::min(args_.interval, seconds(600));
+    monitor.queue.seed = std::random_device{}();
+    monitor_ = std::make_unique<scheduler::Monitor>(
+        io_.get_executor(), monitor,
+        [this](std::string domain) -> asio::awaitable<drift::Snapshot> {
+          const mtasts::DomainObservation o = co_await prober_->checker->Observe(domain);
+          const auto now = clock_.Now();
+          const mtasts::Verdict v = mtasts::Judge(o, now);
+          co_return drift::TakeSnapshot(o, v, now);
+        },
+        *store_, [this] { return store::FencingToken(epoch_, ++sequence_); }, clock_, log_);
+    return true;
+  }
+
+  void Start() {
+    client_->Start();
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (!ec) {
+        Shutdown(signal);
+      }
+    });
+    WaitHup();
+    asio::co_spawn(io_, Startup(), [this](const std::exception_ptr& e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log_.Error("serve.internal_error", {{"error", ex.what()}});
+        }
+        exit_status_ = kExitError;
+        Stop();
+      }
+    });
+  }
+
+  void SetSupervisor(store::RedisSupervisor* supervisor) { supervisor_ = supervisor; }
+  int exit_status() const { return exit_status_; }
+
+ private:
+  // Waits for Redis, checks the partition count, takes an epoch, loads the domains and starts.
+  asio::awaitable<void> Startup() {
+    asio::steady_timer timer(io_);
+    auto waited = std::chrono::steady_clock::now();
+    while (!client_->connected()) {
+      if (stopping_) {
+        co_return;
+      }
+      if (std::chrono::steady_clock::now() - waited > std::chrono::seconds(10)) {
+        LogWaiting();
+        waited = std::chrono::steady_clock::now();
+      }
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    const std::string partitions = std::to_string(keys_.partitions());
+    co_await Call(Cmd("HSETNX", keys_.Meta(), "partitions", partitions));
+    const store::RedisReply stored = co_await Call(Cmd("HGET", keys_.Meta(), "partitions"));
+    if (stored.str != partitions) {
+      LogPartitionsMismatch(stored.str);
+      exit_status_ = kExitError;
+      Stop();
+      co_return;
+    }
+    const store::RedisReply epoch = co_await Call(Cmd("INCR", keys_.Epoch("serve")));
+    epoch_ = static_cast<std::uint32_t>(epoch.integer);
+    co_await Reload();
+    monitor_->Start();
+    LogStarted();
+  }
+
+  // Logging lives outside the coroutines: GCC 12 cannot build the log fields' initializer lists
+  // inside a coroutine body.
+  void LogWaiting() {
+    log_.Warn("serve.waiting_for_redis", {{"redis", client_->endpoint().ToString()}});
+  }
+  void LogPartitionsMismatch(const std::string& stored) {
+    log_.Error("serve.partitions_mismatch",
+               {{"stored", stored},
+                {"configured", std::to_string(keys_.partitions())},
+                {"message", "this Redis holds data for " + stored +
+                                " partitions: start with --partitions " + stored}});
+  }
+  void LogStarted() {
+    log_.Info("serve.started", {{"domains", std::to_string(monitor_->domains())},
+                                {"interval", FormatDuration(args_.interval)},
+                                {"epoch", std::to_string(epoch_)},
+                                {"redis", client_->endpoint().ToString()}});
+  }
+  void LogRetry(const std::string& command, const absl::StatusOr<store::RedisReply>& reply) {
+    log_.Warn("redis.retry",
+              {{"command", command},
+               {"error", reply.ok() ? reply->str : std::string(reply.status().message())}});
+  }
+  void LogDomainsUnreadable() {
+    log_.Error("serve.domains_unreadable",
+               {{"file", args_.domains_file}, {"error", std::strerror(errno)}});
+  }
+  void LogSkipped(const std::string& error) {
+    log_.Warn("serve.domains_line_skipped", {{"file", args_.domains_file}, {"error", error}});
+  }
+  void LogReloaded(std::size_t from_file, std::size_t from_redis, std::size_t known) {
+    log_.Info("serve.reloaded", {{"from_file", std::to_string(from_file)},
+                                 {"from_redis", std::to_string(from_redis)},
+                                 {"known_last_check", std::to_string(known)}});
+  }
+
+  // A command that must succeed: retried until Redis answers (serve cannot start without it).
+  asio::awaitable<store::RedisReply> Call(std::vector<std::string> args) {
+    asio::steady_timer timer(io_);
+    for (;;) {
+      absl::StatusOr<store::RedisReply> reply = co_await client_->Await(args);
+      if (reply.ok() && reply->type != store::RedisReply::Type::kError) {
+        co_return *reply;
+      }
+      LogRetry(args[0], reply);
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  }
+
+  // Reads the domains file and the domains added in Redis, and the last check times of new ones.
+  asio::awaitable<void> Reload() {
+    std::vector<scheduler::MonitoredDomain> domains;
+    if (!args_.domains_file.empty()) {
+      std::ifstream in(args_.domains_file);
+      if (!in) {
+        LogDomainsUnreadable();
+      } else {
+        scheduler::DomainListResult list = scheduler::ParseDomainList(in, seconds(1));
+        for (const std::string& error : list.errors) {
+          LogSkipped(error);
+        }
+        domains = std::move(list.domains);
+      }
+    }
+    std::size_t from_file = domains.size();
+    std::map<std::string, std::size_t> position;
+    for (std::size_t i = 0; i < domains.size(); ++i) {
+      position[domains[i].name] = i;
+    }
+    for (int p = 0; p < keys_.partitions(); ++p) {
+      const store::RedisReply watch = co_await Call(Cmd("HGETALL", keys_.Watch(p)));
+      for (std::size_t i = 0; i + 1 < watch.elements.size(); i += 2) {
+        scheduler::MonitoredDomain d{watch.elements[i].str, seconds(0)};
+        boost::system::error_code ec;
+        const auto settings = boost::json::parse(watch.elements[i + 1].str, ec);
+        if (!ec && settings.is_object()) {
+          if (const auto* v = settings.get_object().if_contains("interval_s");
+              v != nullptr && v->is_int64() && v->get_int64() > 0) {
+            d.interval = seconds(v->get_int64());
+          }
+        }
+        if (!position.contains(d.name)) {
+          position[d.name] = domains.size();
+          domains.push_back(std::move(d));
+        }
+      }
+    }
+    // Last check times of the domains the queue does not know yet, pipelined in batches.
+    std::map<std::string, std::chrono::system_clock::time_point> last_checks;
+    std::vector<const scheduler::MonitoredDomain*> unknown;
+    for (const auto& d : domains) {
+      if (!monitor_->queue().Contains(d.name)) {
+        unknown.push_back(&d);
+      }
+    }
+    constexpr std::size_t kBatch = 500;
+    for (std::size_t i = 0; i < unknown.size(); i += kBatch) {
+      const std::size_t end = std::min(unknown.size(), i + kBatch);
+      for (std::size_t j = i; j < end; ++j) {
+        client_->Command(
+            Cmd("HGET", keys_.Domain(unknown[j]->name), "checked"),
+            [&last_checks, name = unknown[j]->name](absl::StatusOr<store::RedisReply> reply) {
+              if (reply.ok() && reply->type == store::RedisReply::Type::kString) {
+                last_checks[name] = std::chrono::system_clock::time_point(
+                    std::chrono::milliseconds(std::atoll(reply->str.c_str())));
+              }
+            });
+      }
+      // The replies come in order: waiting for a PING after them waits for them all.
+      co_await client_->Await(Cmd("PING"));
+    }
+    monitor_->SetDomains(domains, last_checks);
+    LogReloaded(from_file, domains.size() - from_file, last_checks.size());
+  }
+
+  void WaitHup() {
+    hup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec || stopping_) {
+        return;
+      }
+      log_.Info("serve.sighup", {});
+      asio::co_spawn(io_, Reload(), asio::detached);
+      WaitHup();
+    });
+  }
+
+  void Shutdown(int signal) {
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+    log_.Info("serve.stopping", {{"signal", strsignal(signal)},
+                                 {"in_flight", std::to_string(monitor_->in_flight())},
+                                 {"pending_writes", std::to_string(store_->pending())}});
+    // A second signal stops at once.
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) {
+        log_.Warn("serve.forced_stop", {{"pending_writes", std::to_string(store_->pending())}});
+        Stop();
+      }
+    });
+    drain_deadline_ = std::chrono::steady_clock::now() + args_.drain_timeout;
+    monitor_->Drain([this] { WaitForWrites(); });
+  }
+
+  void WaitForWrites() {
+    if (store_->pending() == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+      if (store_->pending() != 0) {
+        log_.Error("serve.unwritten_results",
+                   {{"pending_writes", std::to_string(store_->pending())},
+                    {"message",
+                     "Redis did not take them in time; "
+                     "the next run checks these domains "
+                     "again"}});
+      }
+      const store::StateStoreCounters& c = store_->counters();
+      log_.Info("serve.stopped", {{"checks", std::to_string(monitor_->counters().checks)},
+                                  {"changed", std::to_string(c.applied)},
+                                  {"unchanged", std::to_string(c.unchanged)},
+                                  {"events", std::to_string(c.events)},
+                                  {"refused", std::to_string(c.refused)}});
+      Stop();
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(50));
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        WaitForWrites();
+      }
+    });
+  }
+
+  void Stop() {
+    stopping_ = true;
+    client_->Stop();
+    if (supervisor_ != nullptr) {
+      const absl::Status status = supervisor_->Stop();
+      if (!status.ok()) {
+        log_.Warn("redis.stop_failed", {{"error", std::string(status.message())}});
+      }
+    }
+    io_.stop();
+  }
+
+  asio::io_context& io_;
+  ServeArgs args_;
+  const TimeSource& clock_;
+  Logger& log_;
+  store::KeySchema keys_;
+  ProberStack* prober_ = nullptr;
+  store::RedisSupervisor* supervisor_ = nullptr;
+  std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<store::RedisStateStore> store_;
+  std::unique_ptr<scheduler::Monitor> monitor_;
+  asio::signal_set signals_;
+  asio::signal_set hup_;
+  asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::uint32_t epoch_ = 0;
+  std::uint64_t sequence_ = 0;
+  bool stopping_ = false;
+  int exit_status_ = kExitOk;
+};
+
+}  // namespace
+
+int RunServe(Args args, CommandIo& io) {
+  ServeArgs a;
+  Flags flags;
+  flags.String("--domains", &a.domains_file);
+  flags.Duration("--interval", seconds(1), seconds(30 * 86400), &a.interval);
+  flags.String("--redis", &a.redis);
+  flags.String("--data-dir", &a.data_dir);
+  flags.String("--redis-server", &a.redis_server);
+  flags.Int("--concurrency", 1, 10000, &a.concurrency);
+  flags.Int("--partitions", 1, store::kMaxPartitions, &a.partitions);
+  flags.Duration("--history-retention", seconds(3600), seconds(3650 * 86400), &a.history_retention);
+  flags.Int("--history-max", 10, 1000000, &a.history_max);
+  flags.Int("--events-max", 100, 100000000, &a.events_max);
+  flags.Duration("--drain-timeout", seconds(1), seconds(3600), &a.drain_timeout);
+  flags.String("--log-format", &a.log_format);
+  flags.String("--log-level", &a.log_level);
+  flags.String("--clock-offset-file", &a.clock_offset_file);
+  AddProberFlags(flags, &a.prober);
+  bool help = false;
+  if (const auto error = flags.Parse(args, &help)) {
+    return Usage(io, *error);
+  }
+  if (help) {
+    io.out << kUsageHead << kProberFlagsHelp << kUsageTail;
+    return kExitOk;
+  }
+  LogFormat format = LogFormat::kText;
+  if (a.log_format == "json") {
+    format = LogFormat::kJson;
+  } else if (a.log_format != "text") {
+    return Usage(io, "--log-format takes text or json");
+  }
+  LogLevel level = LogLevel::kInfo;
+  if (a.log_level == "debug") {
+    level = LogLevel::kDebug;
+  } else if (a.log_level == "warning") {
+    level = LogLevel::kWarning;
+  } else if (a.log_level == "error") {
+    level = LogLevel::kError;
+  } else if (a.log_level != "info") {
+    return Usage(io, "--log-level takes debug, info, warning or error");
+  }
+  if (!a.domains_file.empty() && access(a.domains_file.c_str(), R_OK) != 0) {
+    return Usage(io, "cannot read --domains " + a.domains_file + ": " + std::strerror(errno));
+  }
+  std::unique_ptr<TimeSource> clock;
+  if (a.clock_offset_file.empty()) {
+    clock = std::make_unique<RealTimeSource>();
+  } else {
+    clock = std::make_unique<OffsetFileTimeSource>(a.clock_offset_file);
+  }
+  Logger log(io.err, format, *clock, level);
+
+  // Block the signals serve handles before any thread (redis-server child, c-ares) starts.
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io_context;
+  auto prober = BuildProber(io_context, a.prober);
+  if (!prober.ok()) {
+    return Usage(io, std::string(prober.status().message()));
+  }
+
+  std::unique_ptr<store::RedisSupervisor> supervisor;
+  store::RedisEndpoint endpoint;
+  if (a.redis.empty()) {
+    store::RedisProcessOptions process;
+    process.binary = a.redis_server;
+    process.data_dir = a.data_dir;
+    supervisor = std::make_unique<store::RedisSupervisor>(io_context.get_executor(), process);
+    supervisor->SetLogger([&log](std::string_view message) {
+      log.Warn("redis.supervisor", {{"message", std::string(message)}});
+    });
+    const absl::Status started = supervisor->Start();
+    if (!started.ok()) {
+      log.Error("redis.start_failed", {{"error", std::string(started.message())}});
+      return kExitError;
+    }
+    endpoint = supervisor->endpoint();
+    log.Info("redis.started", {{"redis", endpoint.ToString()},
+                               {"pid", std::to_string(supervisor->process().pid())},
+                               {"data_dir", a.data_dir}});
+  } else {
+    auto parsed = store::RedisEndpoint::Parse(a.redis);
+    if (!parsed.ok()) {
+      return Usage(io, "--redis: " + std::string(parsed.status().message()));
+    }
+    endpoint = *parsed;
+  }
+
+  Service service(io_context, a, *clock, log);
+  service.Init(**prober, endpoint);
+  service.SetSupervisor(supervisor.get());
+  service.Start();
+  io_context.run();
+  return service.exit_status();
+}
+
+}  // namespace stswatch::cli
