@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/lint.h"
 #include "cli/serve.h"
+#include "cli/status.h"
 
 namespace {
 
@@ -28,6 +29,7 @@ Commands:
   check      check domains as a sending mail server would: DNS, policy, STARTTLS to every MX
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
   serve      monitor domains continuously: state and drift events in Redis
+  status     summarise what serve has stored: domains by status, last checks, recent events
 
 Options:
   -h, --help     show this help
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
     status = stswatch::cli::RunLint(rest, io);
   } else if (command == "serve") {
     status = stswatch::cli::RunServe(rest, io);
+  } else if (command == "status") {
+    status = stswatch::cli::RunStatus(rest, io);
   } else {
     std::cerr << "stswatch: unknown command '" << command << "'\n"
               << "Try 'stswatch --help'.\n";

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -28,6 +29,7 @@
 #include "mtasts/verdict.h"
 #include "scheduler/domain_list.h"
 #include "scheduler/monitor.h"
+#include "store/command.h"
 #include "store/keys.h"
 #include "store/redis_client.h"
 #include "store/redis_process.h"
@@ -69,6 +71,7 @@ Options:
   --log-format FORMAT  text (logfmt, default) or json
   --log-level LEVEL    debug (every check), info (default), warning or error
   --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
+The --share-window of serve defaults to half the interval, at most 300 seconds.
 )";
 
 constexpr std::string_view kUsageTail = R"(  -h, --help           show this help
@@ -95,16 +98,6 @@ struct ServeArgs {
   ProberFlags prober;
 };
 
-// A Redis command from its parts. Coroutines build commands with this: GCC 12 cannot compile an
-// initializer list of std::string inside a coroutine body ("array used as initializer").
-template <typename... Parts>
-std::vector<std::string> Cmd(const Parts&... parts) {
-  std::vector<std::string> args;
-  args.reserve(sizeof...(parts));
-  (args.emplace_back(parts), ...);
-  return args;
-}
-
 int Usage(CommandIo& io, const std::string& message) {
   io.err << "stswatch serve: " << message << "\nTry 'stswatch serve --help'.\n";
   return kExitError;
@@ -127,7 +120,9 @@ class Service {
     prober_ = &prober;
     client_ = std::make_unique<store::RedisClient>(io_.get_executor(), endpoint);
     client_->SetLogger([this](std::string_view message) {
-      log_.Warn("redis.connection", {{"message", std::string(message)}});
+      // Connecting is news; losing the connection or failing to connect is a warning.
+      log_.Log(message.starts_with("connected") ? LogLevel::kInfo : LogLevel::kWarning,
+               "redis.connection", {{"message", std::string(message)}});
     });
     store::StateStoreOptions options;
     options.keys = keys_;
@@ -202,15 +197,16 @@ class Service {
       co_await timer.async_wait(asio::use_awaitable);
     }
     const std::string partitions = std::to_string(keys_.partitions());
-    co_await Call(Cmd("HSETNX", keys_.Meta(), "partitions", partitions));
-    const store::RedisReply stored = co_await Call(Cmd("HGET", keys_.Meta(), "partitions"));
+    co_await Call(store::Command("HSETNX", keys_.Meta(), "partitions", partitions));
+    const store::RedisReply stored =
+        co_await Call(store::Command("HGET", keys_.Meta(), "partitions"));
     if (stored.str != partitions) {
       LogPartitionsMismatch(stored.str);
       exit_status_ = kExitError;
       Stop();
       co_return;
     }
-    const store::RedisReply epoch = co_await Call(Cmd("INCR", keys_.Epoch("serve")));
+    const store::RedisReply epoch = co_await Call(store::Command("INCR", keys_.Epoch("serve")));
     epoch_ = static_cast<std::uint32_t>(epoch.integer);
     co_await Reload();
     monitor_->Start();
@@ -288,7 +284,7 @@ class Service {
       position[domains[i].name] = i;
     }
     for (int p = 0; p < keys_.partitions(); ++p) {
-      const store::RedisReply watch = co_await Call(Cmd("HGETALL", keys_.Watch(p)));
+      const store::RedisReply watch = co_await Call(store::Command("HGETALL", keys_.Watch(p)));
       for (std::size_t i = 0; i + 1 < watch.elements.size(); i += 2) {
         scheduler::MonitoredDomain d{watch.elements[i].str, seconds(0)};
         boost::system::error_code ec;
@@ -318,7 +314,7 @@ class Service {
       const std::size_t end = std::min(unknown.size(), i + kBatch);
       for (std::size_t j = i; j < end; ++j) {
         client_->Command(
-            Cmd("HGET", keys_.Domain(unknown[j]->name), "checked"),
+            store::Command("HGET", keys_.Domain(unknown[j]->name), "checked"),
             [&last_checks, name = unknown[j]->name](absl::StatusOr<store::RedisReply> reply) {
               if (reply.ok() && reply->type == store::RedisReply::Type::kString) {
                 last_checks[name] = std::chrono::system_clock::time_point(
@@ -327,7 +323,7 @@ class Service {
             });
       }
       // The replies come in order: waiting for a PING after them waits for them all.
-      co_await client_->Await(Cmd("PING"));
+      co_await client_->Await(store::Command("PING"));
     }
     monitor_->SetDomains(domains, last_checks);
     LogReloaded(from_file, domains.size() - from_file, last_checks.size());
@@ -442,9 +438,15 @@ int RunServe(Args args, CommandIo& io) {
   flags.String("--log-level", &a.log_level);
   flags.String("--clock-offset-file", &a.clock_offset_file);
   AddProberFlags(flags, &a.prober);
+  a.prober.share_window_seconds = -1;  // Unset: derived from the interval below.
   bool help = false;
   if (const auto error = flags.Parse(args, &help)) {
     return Usage(io, *error);
+  }
+  if (a.prober.share_window_seconds < 0) {
+    // A probe shared for longer than half an interval would hide changes from the next check.
+    a.prober.share_window_seconds =
+        static_cast<int>(std::min<std::int64_t>(300, a.interval.count() / 2));
   }
   if (help) {
     io.out << kUsageHead << kProberFlagsHelp << kUsageTail;
@@ -490,10 +492,12 @@ int RunServe(Args args, CommandIo& io) {
   if (a.redis.empty()) {
     store::RedisProcessOptions process;
     process.binary = a.redis_server;
-    process.data_dir = a.data_dir;
+    process.data_dir = std::filesystem::absolute(a.data_dir).lexically_normal().string();
     supervisor = std::make_unique<store::RedisSupervisor>(io_context.get_executor(), process);
     supervisor->SetLogger([&log](std::string_view message) {
-      log.Warn("redis.supervisor", {{"message", std::string(message)}});
+      log.Log(
+          message.find("ready") != std::string_view::npos ? LogLevel::kInfo : LogLevel::kWarning,
+          "redis.supervisor", {{"message", std::string(message)}});
     });
     const absl::Status started = supervisor->Start();
     if (!started.ok()) {
