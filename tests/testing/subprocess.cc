@@ -8,7 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace stswatch::testing {
 namespace {
@@ -112,6 +115,75 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
     result.exit_code = 128 + WTERMSIG(status);
   }
   return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  const int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) {
+    throw std::runtime_error("open " + log_path_ + ": " + std::strerror(errno));
+  }
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid_ == 0) {
+    const int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(log);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (running()) {
+    kill(pid_, SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+}
+
+void BackgroundProcess::Signal(int signal) const {
+  if (pid_ > 0) {
+    kill(pid_, signal);
+  }
+}
+
+bool BackgroundProcess::running() {
+  if (pid_ <= 0 || status_ >= 0) {
+    return false;
+  }
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+int BackgroundProcess::Wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return status_;
+}
+
+std::string BackgroundProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace stswatch::testing
