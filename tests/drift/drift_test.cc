@@ -3,6 +3,9 @@
 // world yields none.
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -354,6 +357,22 @@ TEST(DriftTest, IdsAreDeterministicAndDistinguishFlapping) {
   }
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+TEST(DriftTest, ReadmeListsEveryKind) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  ASSERT_NE(srcdir, nullptr);
+  std::ifstream in(std::string(srcdir) + "/" + (workspace ? workspace : "stswatch") +
+                   "/drift/README.md");
+  std::stringstream readme;
+  readme << in.rdbuf();
+  for (const EventKind kind : AllEventKinds()) {
+    EXPECT_THAT(readme.str(), ::testing::HasSubstr("| `" + std::string(EventKindName(kind)) +
+                                                   "` | " + std::string(EventKindDoc(kind)) +
+                                                   " |"))
+        << "drift/README.md does not describe " << EventKindName(kind) << " as events.h does";
+  }
 }
 
 TEST(DriftTest, EveryKindHasANameAndDocumentation) {
