@@ -3,6 +3,7 @@
 // and an unchanged world produces none, cycle after cycle.
 
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -154,6 +155,22 @@ TEST(ServeDriftTest, EventsFollowTheWorld) {
   for (const StoredEvent& e : serve.Events()) {
     EXPECT_TRUE(ids.insert(e.id).second) << "event id twice: " << e.id;
   }
+
+  // SIGHUP re-reads the domains file and the domains added in Redis.
+  {
+    std::ofstream domains(serve.dir() + "/domains", std::ios::app);
+    domains << "from-file.test 5s\n";
+  }
+  ASSERT_TRUE(serve.AddWatched("from-redis.test", R"({"interval_s": 5})"));
+  serve.serve().Signal(SIGHUP);
+  ASSERT_TRUE(ServeHarness::WaitFor(
+      [&] {
+        return !serve.EventsOf("from-file.test").empty() &&
+               !serve.EventsOf("from-redis.test").empty();
+      },
+      std::chrono::seconds(60)))
+      << serve.Log();
+  EXPECT_THAT(serve.Log(), HasSubstr("event=serve.reloaded from_file=8 from_redis=1"));
 
   // SIGTERM: the checks in flight finish, the results are written, serve exits cleanly.
   serve.serve().Signal(SIGTERM);

@@ -118,6 +118,12 @@ std::vector<StoredEvent> ServeHarness::EventsOf(const std::string& domain) {
   return out;
 }
 
+bool ServeHarness::AddWatched(const std::string& domain, const std::string& settings_json) {
+  const auto reply = store::testing::Call(
+      io_, *client_, {"HSET", keys_.Watch(keys_.PartitionOf(domain)), domain, settings_json});
+  return reply.ok() && reply->type == store::RedisReply::Type::kInteger;
+}
+
 std::int64_t ServeHarness::LastCheck(const std::string& domain) {
   const auto reply = store::testing::Call(io_, *client_, {"HGET", keys_.Domain(domain), "checked"});
   if (!reply.ok() || reply->type != store::RedisReply::Type::kString) {

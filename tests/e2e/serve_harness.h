@@ -56,6 +56,9 @@ class ServeHarness {
 
   void SetClockOffset(std::chrono::seconds offset);
 
+  // Adds `domain` to Redis as the API does (stswatch:{pN}:watch).
+  bool AddWatched(const std::string& domain, const std::string& settings_json);
+
   BackgroundProcess& serve() { return *serve_; }
   const std::string& dir() const { return dir_.path(); }
   std::string Log() const { return serve_ ? serve_->Log() : ""; }
