@@ -12,6 +12,8 @@
 
 #include <absl/strings/string_view.h>
 
+#include "common/stable_hash.h"
+
 namespace stswatch::scheduler {
 namespace {
 
@@ -23,13 +25,6 @@ constexpr int64_t kMsPerSecond = 1000;
 constexpr size_t kMaxNameSize = std::numeric_limits<uint16_t>::max();
 // Start-up offsets come from a second hash of the name, so that they are not the phase itself.
 constexpr uint64_t kStartupSalt = 0x5bd1e9955bd1e995ULL;
-
-// SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijection that spreads every input bit.
-uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 int64_t ToMs(DueQueue::TimePoint t) {
   return std::chrono::floor<milliseconds>(t.time_since_epoch()).count();
@@ -47,15 +42,7 @@ int64_t FloorMod(int64_t a, int64_t m) {
 
 }  // namespace
 
-uint64_t StableDomainHash(std::string_view domain) {
-  // FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/). Its low bits mix poorly, hence Mix64.
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : domain) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return Mix64(h);
-}
+uint64_t StableDomainHash(std::string_view domain) { return StableHash(domain); }
 
 size_t DueQueue::IndexHash::operator()(uint32_t slot) const { return queue->slots_[slot].hash; }
 
