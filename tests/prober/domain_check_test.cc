@@ -66,15 +66,16 @@ class FakeFetcher final : public PolicyFetcher {
   std::vector<std::string> fetched;
 };
 
-// Takes 10 ms per probe, so concurrent probes overlap, and records how many ran at once.
+// Takes `delay` (10 ms) per probe, so concurrent probes overlap, and records how many ran at once.
 class FakeProber final : public StartTlsProber {
  public:
+  std::chrono::milliseconds delay{10};
   asio::awaitable<mtasts::SmtpProbe> Probe(std::string host, asio::ip::address address) override {
     ++probes[host + "|" + address.to_string()];
     const int at_once = ++in_flight_[address.to_string()];
     max_per_address[address.to_string()] = std::max(max_per_address[address.to_string()], at_once);
     max_in_flight = std::max(max_in_flight, ++total_in_flight_);
-    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::use_awaitable);
     --total_in_flight_;
     --in_flight_[address.to_string()];
@@ -165,6 +166,23 @@ TEST_F(DomainCheckTest, ShareWindowZeroProbesForEveryDomain) {
   resolver_.Add("mx.shared.test", RrType::kA, "192.0.2.1");
   Observe({"a.test", "b.test"}, /*concurrently=*/false);
   EXPECT_EQ(prober_.probes["mx.shared.test|192.0.2.1"], 2);
+}
+
+TEST_F(DomainCheckTest, ExpiredSharedProbesAreDropped) {
+  // A long-running checker (serve) sees ever new MX hosts; it must not keep every probe.
+  options_.share_window = std::chrono::seconds(0);
+  prober_.delay = std::chrono::milliseconds(0);
+  std::vector<std::string> domains;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string n = std::to_string(i);
+    Domain("d" + n + ".test", "mx" + n + ".test");
+    resolver_.Add("mx" + n + ".test", RrType::kA,
+                  "192.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+    domains.push_back("d" + n + ".test");
+  }
+  Observe(domains, /*concurrently=*/false);
+  EXPECT_EQ(checker_->probes_run(), 3000);
+  EXPECT_LE(checker_->probes_held(), 1024u);
 }
 
 TEST_F(DomainCheckTest, PrivateAddressesAreNeverProbedUnlessAllowed) {
