@@ -188,9 +188,10 @@ std::vector<EventKind> AllEventKinds() {
 std::string EventId(const Transition& t, EventKind kind, std::string_view subject) {
   // Fields are separated by a byte no domain, hash or kind contains.
   std::string input = t.domain;
+  const std::string version = std::to_string(t.version);
   for (const std::string_view part :
-       {std::string_view(std::to_string(t.version)), std::string_view(t.previous_hash),
-        std::string_view(t.next_hash), EventKindName(kind), subject}) {
+       {std::string_view(version), std::string_view(t.previous_hash), std::string_view(t.next_hash),
+        EventKindName(kind), subject}) {
     input += '\x1f';
     input += part;
   }

@@ -477,6 +477,13 @@ absl::StatusOr<Snapshot> FromJson(std::string_view text) {
       m.cert = ReadCert(e, "cert", status);
       m.deliver = e.Bool("deliver");
       m.result_type = e.String("result_type");
+      for (const MxSnapshot& other : s.mx) {
+        if (other.host == m.host && status.ok()) {
+          // Diff pairs MX hosts by name: a host listed twice has no meaning.
+          status =
+              absl::InvalidArgumentError("snapshot member " + path + ".host repeats " + m.host);
+        }
+      }
       s.mx.push_back(std::move(m));
     }
   }

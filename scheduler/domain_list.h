@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/monitor.h"
-
 namespace stswatch::scheduler {
+
+struct MonitoredDomain {
+  std::string name;
+  std::chrono::seconds interval{0};  // 0: the default.
+};
 
 struct DomainListResult {
   std::vector<MonitoredDomain> domains;  // In file order, duplicates removed (the last wins).

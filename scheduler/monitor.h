@@ -23,15 +23,11 @@
 #include "common/log.h"
 #include "common/time_source.h"
 #include "drift/snapshot.h"
+#include "scheduler/domain_list.h"
 #include "scheduler/due_queue.h"
 #include "store/snapshot_store.h"
 
 namespace stswatch::scheduler {
-
-struct MonitoredDomain {
-  std::string name;
-  std::chrono::seconds interval{0};  // 0: the default.
-};
 
 struct MonitorOptions {
   int concurrency = 64;

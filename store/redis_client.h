@@ -29,6 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/statusor.h"
+#include "store/redis_endpoint.h"
 
 struct redisAsyncContext;
 
@@ -44,28 +45,6 @@ struct RedisReply {
 
   // For test failures and logs: "status OK", "string \"abc\"", "array [integer 1, nil]".
   std::string DebugString() const;
-};
-
-// Where Redis listens: TCP (host, port) or a unix socket (unix_path non-empty).
-struct RedisEndpoint {
-  std::string host;
-  int port = 6379;
-  std::string unix_path;  // Non-empty: connect to this unix socket, host and port unused.
-  int db = 0;             // SELECTed on connect when not 0.
-  std::string user;       // AUTH user password (Redis 6 ACL) when both are set.
-  std::string password;   // AUTH password when non-empty.
-
-  // For logs: "redis://host:port/db" or "unix:///path?db=N" (db left out when 0); a password is
-  // shown as "***", never in clear.
-  std::string ToString() const;
-
-  // Accepts
-  //   redis://[[user]:password@]host[:port][/db]   host may be [IPv6]; user and password are
-  //                                                 percent-decoded
-  //   unix:///path/to.sock[?db=N][&password=P]
-  //   /path/to.sock                                 a bare absolute path
-  // and refuses anything else with InvalidArgument saying what is wrong (rediss:// too: no TLS).
-  static absl::StatusOr<RedisEndpoint> Parse(std::string_view url);
 };
 
 struct RedisOptions {

@@ -3,10 +3,10 @@
 // world yields none.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -150,6 +150,11 @@ TEST(SnapshotTest, BadJsonNamesTheMember) {
   ASSERT_FALSE(wrong.ok());
   EXPECT_THAT(std::string(wrong.status().message()),
               ::testing::HasSubstr("snapshot.mx[0].starttls"));
+  const auto twice =
+      FromJson(R"({"mx":[{"host":"a","starttls":"failed"},{"host":"a","starttls":"failed"}]})");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(std::string(twice.status().message()),
+              ::testing::HasSubstr("snapshot.mx[1].host repeats a"));
   const auto type = FromJson(R"({"max_age":"soon"})");
   ASSERT_FALSE(type.ok());
   EXPECT_THAT(std::string(type.status().message()), ::testing::HasSubstr("max_age"));
@@ -369,8 +374,7 @@ TEST(DriftTest, ReadmeListsEveryKind) {
   readme << in.rdbuf();
   for (const EventKind kind : AllEventKinds()) {
     EXPECT_THAT(readme.str(), ::testing::HasSubstr("| `" + std::string(EventKindName(kind)) +
-                                                   "` | " + std::string(EventKindDoc(kind)) +
-                                                   " |"))
+                                                   "` | " + std::string(EventKindDoc(kind)) + " |"))
         << "drift/README.md does not describe " << EventKindName(kind) << " as events.h does";
   }
 }

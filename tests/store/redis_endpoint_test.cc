@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "store/redis_client.h"
+#include "store/redis_endpoint.h"
 
 namespace stswatch::store {
 namespace {
