@@ -12,6 +12,8 @@
 #include "cli/check.h"
 #include "cli/command.h"
 #include "cli/lint.h"
+#include "cli/prober_cmd.h"
+#include "cli/scheduler_cmd.h"
 #include "cli/serve.h"
 #include "cli/status.h"
 
@@ -30,6 +32,8 @@ Commands:
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
   serve      monitor domains continuously: state and drift events in Redis
   status     summarise what serve has stored: domains by status, last checks, recent events
+  scheduler  distributed mode: hand due checks to prober workers (active/standby)
+  prober     distributed mode: a worker that runs the checks a scheduler assigns
 
 Options:
   -h, --help     show this help
@@ -69,6 +73,10 @@ int main(int argc, char** argv) {
     status = stswatch::cli::RunLint(rest, io);
   } else if (command == "serve") {
     status = stswatch::cli::RunServe(rest, io);
+  } else if (command == "scheduler") {
+    status = stswatch::cli::RunScheduler(rest, io);
+  } else if (command == "prober") {
+    status = stswatch::cli::RunProber(rest, io);
   } else if (command == "status") {
     status = stswatch::cli::RunStatus(rest, io);
   } else {

@@ -18,7 +18,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
 
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
@@ -27,7 +26,7 @@
 #include "common/time_source.h"
 #include "drift/snapshot.h"
 #include "mtasts/verdict.h"
-#include "scheduler/domain_list.h"
+#include "scheduler/domain_source.h"
 #include "scheduler/monitor.h"
 #include "store/command.h"
 #include "store/keys.h"
@@ -178,7 +177,7 @@ class Service {
   }
 
   void SetSupervisor(store::RedisSupervisor* supervisor) { supervisor_ = supervisor; }
-  int exit_status() const { return exit_status_; }
+  int ExitStatus() const { return exit_status_; }
 
  private:
   // Waits for Redis, checks the partition count, takes an epoch, loads the domains and starts.
@@ -232,21 +231,10 @@ class Service {
                                 {"redis", client_->endpoint().ToString()}});
   }
   void LogRetry(const std::string& command, const absl::StatusOr<store::RedisReply>& reply) {
-    log_.Warn("redis.retry",
-              {{"command", command},
-               {"error", reply.ok() ? reply->str : std::string(reply.status().message())}});
+    LogRetry(command, reply.ok() ? absl::UnavailableError(reply->str) : reply.status());
   }
-  void LogDomainsUnreadable() {
-    log_.Error("serve.domains_unreadable",
-               {{"file", args_.domains_file}, {"error", std::strerror(errno)}});
-  }
-  void LogSkipped(const std::string& error) {
-    log_.Warn("serve.domains_line_skipped", {{"file", args_.domains_file}, {"error", error}});
-  }
-  void LogReloaded(std::size_t from_file, std::size_t from_redis, std::size_t known) {
-    log_.Info("serve.reloaded", {{"from_file", std::to_string(from_file)},
-                                 {"from_redis", std::to_string(from_redis)},
-                                 {"known_last_check", std::to_string(known)}});
+  void LogRetry(const std::string& what, const absl::Status& status) {
+    log_.Warn("redis.retry", {{"command", what}, {"error", std::string(status.message())}});
   }
 
   // A command that must succeed: retried until Redis answers (serve cannot start without it).
@@ -263,70 +251,37 @@ class Service {
     }
   }
 
-  // Reads the domains file and the domains added in Redis, and the last check times of new ones.
+  // Reads the domains file and the domains added in Redis, and the last check times of new ones;
+  // retried until Redis answers.
   asio::awaitable<void> Reload() {
-    std::vector<scheduler::MonitoredDomain> domains;
-    if (!args_.domains_file.empty()) {
-      std::ifstream in(args_.domains_file);
-      if (!in) {
-        LogDomainsUnreadable();
-      } else {
-        scheduler::DomainListResult list = scheduler::ParseDomainList(in, seconds(1));
-        for (const std::string& error : list.errors) {
-          LogSkipped(error);
-        }
-        domains = std::move(list.domains);
+    asio::steady_timer timer(io_);
+    for (;;) {
+      absl::StatusOr<scheduler::LoadedDomains> loaded = co_await scheduler::LoadDomains(
+          *client_, keys_, args_.domains_file,
+          [this](std::string_view d) { return monitor_->queue().Contains(d); });
+      if (loaded.ok()) {
+        Apply(*loaded);
+        co_return;
       }
+      LogRetry("domains", loaded.status());
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
     }
-    std::size_t from_file = domains.size();
-    std::map<std::string, std::size_t> position;
-    for (std::size_t i = 0; i < domains.size(); ++i) {
-      position[domains[i].name] = i;
+  }
+
+  void Apply(const scheduler::LoadedDomains& loaded) {
+    if (!loaded.file_unreadable.empty()) {
+      log_.Error("serve.domains_unreadable",
+                 {{"file", args_.domains_file}, {"error", loaded.file_unreadable}});
     }
-    for (int p = 0; p < keys_.partitions(); ++p) {
-      const store::RedisReply watch = co_await Call(store::Command("HGETALL", keys_.Watch(p)));
-      for (std::size_t i = 0; i + 1 < watch.elements.size(); i += 2) {
-        scheduler::MonitoredDomain d{watch.elements[i].str, seconds(0)};
-        boost::system::error_code ec;
-        const auto settings = boost::json::parse(watch.elements[i + 1].str, ec);
-        if (!ec && settings.is_object()) {
-          if (const auto* v = settings.get_object().if_contains("interval_s");
-              v != nullptr && v->is_int64() && v->get_int64() > 0) {
-            d.interval = seconds(v->get_int64());
-          }
-        }
-        if (!position.contains(d.name)) {
-          position[d.name] = domains.size();
-          domains.push_back(std::move(d));
-        }
-      }
+    for (const std::string& error : loaded.file_errors) {
+      log_.Warn("serve.domains_line_skipped", {{"file", args_.domains_file}, {"error", error}});
     }
-    // Last check times of the domains the queue does not know yet, pipelined in batches.
-    std::map<std::string, std::chrono::system_clock::time_point> last_checks;
-    std::vector<const scheduler::MonitoredDomain*> unknown;
-    for (const auto& d : domains) {
-      if (!monitor_->queue().Contains(d.name)) {
-        unknown.push_back(&d);
-      }
-    }
-    constexpr std::size_t kBatch = 500;
-    for (std::size_t i = 0; i < unknown.size(); i += kBatch) {
-      const std::size_t end = std::min(unknown.size(), i + kBatch);
-      for (std::size_t j = i; j < end; ++j) {
-        client_->Command(
-            store::Command("HGET", keys_.Domain(unknown[j]->name), "checked"),
-            [&last_checks, name = unknown[j]->name](absl::StatusOr<store::RedisReply> reply) {
-              if (reply.ok() && reply->type == store::RedisReply::Type::kString) {
-                last_checks[name] = std::chrono::system_clock::time_point(
-                    std::chrono::milliseconds(std::atoll(reply->str.c_str())));
-              }
-            });
-      }
-      // The replies come in order: waiting for a PING after them waits for them all.
-      co_await client_->Await(store::Command("PING"));
-    }
-    monitor_->SetDomains(domains, last_checks);
-    LogReloaded(from_file, domains.size() - from_file, last_checks.size());
+    monitor_->SetDomains(loaded.domains, loaded.last_checks);
+    log_.Info("serve.reloaded",
+              {{"from_file", std::to_string(loaded.from_file)},
+               {"from_redis", std::to_string(loaded.domains.size() - loaded.from_file)},
+               {"known_last_check", std::to_string(loaded.last_checks.size())}});
   }
 
   void WaitHup() {
@@ -452,20 +407,12 @@ int RunServe(Args args, CommandIo& io) {
     io.out << kUsageHead << kProberFlagsHelp << kUsageTail;
     return kExitOk;
   }
-  LogFormat format = LogFormat::kText;
-  if (a.log_format == "json") {
-    format = LogFormat::kJson;
-  } else if (a.log_format != "text") {
+  const auto format = ParseLogFormat(a.log_format);
+  if (!format) {
     return Usage(io, "--log-format takes text or json");
   }
-  LogLevel level = LogLevel::kInfo;
-  if (a.log_level == "debug") {
-    level = LogLevel::kDebug;
-  } else if (a.log_level == "warning") {
-    level = LogLevel::kWarning;
-  } else if (a.log_level == "error") {
-    level = LogLevel::kError;
-  } else if (a.log_level != "info") {
+  const auto level = ParseLogLevel(a.log_level);
+  if (!level) {
     return Usage(io, "--log-level takes debug, info, warning or error");
   }
   if (!a.domains_file.empty() && access(a.domains_file.c_str(), R_OK) != 0) {
@@ -477,7 +424,7 @@ int RunServe(Args args, CommandIo& io) {
   } else {
     clock = std::make_unique<OffsetFileTimeSource>(a.clock_offset_file);
   }
-  Logger log(io.err, format, *clock, level);
+  Logger log(io.err, *format, *clock, *level);
 
   // Block the signals serve handles before any thread (redis-server child, c-ares) starts.
   std::signal(SIGPIPE, SIG_IGN);
@@ -521,7 +468,7 @@ int RunServe(Args args, CommandIo& io) {
   service.SetSupervisor(supervisor.get());
   service.Start();
   io_context.run();
-  return service.exit_status();
+  return service.ExitStatus();
 }
 
 }  // namespace stswatch::cli

@@ -53,6 +53,26 @@ void AppendValue(std::string& out, std::string_view value) {
 
 }  // namespace
 
+std::optional<LogFormat> ParseLogFormat(std::string_view name) {
+  if (name == "text") {
+    return LogFormat::kText;
+  }
+  if (name == "json") {
+    return LogFormat::kJson;
+  }
+  return std::nullopt;
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  for (const LogLevel level :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    if (LevelName(level) == name) {
+      return level;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string Logger::Format(LogLevel level, std::string_view event,
                            std::initializer_list<Field> fields) const {
   const std::string ts = FormatTime(clock_.Now(), /*millis=*/true);

@@ -8,6 +8,7 @@
 
 #include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ namespace stswatch {
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 enum class LogFormat { kText, kJson };
+
+// "text" or "json"; "debug", "info", "warning" or "error". nullopt for anything else.
+std::optional<LogFormat> ParseLogFormat(std::string_view name);
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 class Logger {
  public:

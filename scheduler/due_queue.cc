@@ -268,6 +268,18 @@ bool DueQueue::Completed(std::string_view domain, TimePoint finished) {
   return true;
 }
 
+bool DueQueue::Requeue(std::string_view domain, TimePoint due) {
+  const auto it = index_.find(domain);
+  if (it == index_.end() || slots_[*it].state != State::kInFlight) {
+    return false;
+  }
+  const uint32_t n = *it;
+  slots_[n].state = State::kQueued;
+  --in_flight_;
+  HeapPush(n, ToMs(due));
+  return true;
+}
+
 std::optional<DueQueue::TimePoint> DueQueue::NextDue() const {
   if (heap_.empty()) {
     return std::nullopt;

@@ -111,6 +111,11 @@ class DueQueue {
   // in flight (removed meanwhile, or never handed out).
   bool Completed(std::string_view domain, TimePoint finished);
 
+  // The check of an in-flight `domain` did not happen (its worker left, its dispatch failed): it
+  // is due again at `due` (usually now), not at its next slot. Returns false, and does nothing,
+  // when `domain` is not in flight.
+  bool Requeue(std::string_view domain, TimePoint due);
+
   // The earliest due time among domains not in flight; nullopt when there is none. The caller
   // sleeps until then (or until a reload).
   std::optional<TimePoint> NextDue() const;

@@ -30,7 +30,7 @@ LogLevel LevelOf(drift::EventSeverity severity) {
 Monitor::Monitor(const asio::any_io_executor& executor, MonitorOptions options, CheckFn check,
                  store::SnapshotStore& store, TokenFn token, const TimeSource& clock, Logger& log)
     : executor_(executor),
-      options_(std::move(options)),
+      options_(options),
       check_(std::move(check)),
       store_(store),
       token_(std::move(token)),

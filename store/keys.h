@@ -17,7 +17,8 @@ inline constexpr int kMaxPartitions = 16384;
 
 class KeySchema {
  public:
-  explicit KeySchema(int partitions = kDefaultPartitions, std::string prefix = "stswatch")
+  KeySchema() = default;
+  explicit KeySchema(int partitions, std::string prefix = "stswatch")
       : partitions_(partitions), prefix_(std::move(prefix)) {}
 
   int partitions() const { return partitions_; }
@@ -46,8 +47,8 @@ class KeySchema {
  private:
   std::string Tagged(int partition, std::string_view rest) const;
 
-  int partitions_;
-  std::string prefix_;
+  int partitions_ = kDefaultPartitions;
+  std::string prefix_ = "stswatch";
 };
 
 // A fencing token: epoch and sequence as 20 decimal digits, so that comparing tokens as strings

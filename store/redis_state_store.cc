@@ -184,9 +184,9 @@ void RedisStateStore::Attempt(const std::string& domain) {
 }
 
 void RedisStateStore::Send(const std::string& domain, std::vector<std::string> args, bool apply) {
-  std::vector<std::string> copy = args;
-  client_.Command(std::move(copy), [this, alive = alive_, domain, args = std::move(args),
-                                    apply](absl::StatusOr<RedisReply> reply) mutable {
+  const std::vector<std::string> copy = args;
+  client_.Command(copy, [this, alive = alive_, domain, args = std::move(args),
+                         apply](absl::StatusOr<RedisReply> reply) mutable {
     if (*alive) {
       OnReply(domain, std::move(args), apply, std::move(reply));
     }
@@ -228,7 +228,7 @@ void RedisStateStore::OnReply(const std::string& domain, std::vector<std::string
   } else if (verdict == "applied") {
     WriteResult result{WriteOutcome::kApplied, std::move(entry.events),
                        std::stoull("0" + Text(Element(*reply, 1)))};
-    Finish(domain, std::move(result));
+    Finish(domain, result);
   } else if (verdict == "changed") {
     // Diff against what is stored, then apply with the stored hash and version as condition.
     if (++entry.races > kMaxRaces) {
@@ -267,7 +267,7 @@ void RedisStateStore::OnReply(const std::string& domain, std::vector<std::string
   }
 }
 
-void RedisStateStore::Finish(const std::string& domain, WriteResult result) {
+void RedisStateStore::Finish(const std::string& domain, const WriteResult& result) {
   auto it = entries_.find(domain);
   std::unique_ptr<Entry> entry = std::move(it->second);
   --in_flight_;

@@ -82,7 +82,7 @@ class RedisStateStore final : public SnapshotStore {
   void Send(const std::string& domain, std::vector<std::string> args, bool apply);
   void OnReply(const std::string& domain, std::vector<std::string> args, bool apply,
                absl::StatusOr<RedisReply> reply);
-  void Finish(const std::string& domain, WriteResult result);
+  void Finish(const std::string& domain, const WriteResult& result);
   void Retry(const std::string& domain, bool later);
   void Retry(bool later);
   std::vector<std::string> Args(const Entry& entry, std::string_view op) const;

@@ -17,7 +17,7 @@ are drawn deterministically from the seed, each affecting the given fraction of 
 import random
 
 FAULTS = ("no-mta-sts", "bad-id", "policy-404", "policy-cert-expired", "mx-not-covered",
-          "mx-cert-expired", "mx-no-starttls", "testing")
+          "mx-cert-expired", "mx-no-starttls", "mx-silent", "testing")
 
 
 def _parse_faults(text):
@@ -50,6 +50,11 @@ def write(out, domains, mx_hosts, faults_text, seed):
         out.write(f"  mx{j}.bench-mx.test: {{}}\n")
     out.write("  broken-cert.bench-mx.test: {cert: expired}\n")
     out.write("  no-starttls.bench-mx.test: {starttls: false}\n")
+    if "mx-silent" in faults:
+        # Slow checks: MX hosts that accept connections and never speak (one per MX index, so
+        # the slow domains spread over as many keys as the others).
+        for j in range(mx_hosts):
+            out.write(f"  silent{j}.bench-mx.test: {{behaviour: no-banner}}\n")
     out.write("domains:\n")
     for i in range(domains):
         name = f"d{i}.bench.test"
@@ -59,6 +64,8 @@ def write(out, domains, mx_hosts, faults_text, seed):
             mx = "broken-cert.bench-mx.test"
         elif "mx-no-starttls" in hit:
             mx = "no-starttls.bench-mx.test"
+        elif "mx-silent" in hit:
+            mx = f"silent{i % mx_hosts}.bench-mx.test"
         out.write(f"  - name: {name}\n    mx: [\"10 {mx}\"]\n")
         if "no-mta-sts" in hit:
             continue

@@ -98,6 +98,7 @@ std::vector<Event> Changes(const DomainObservation& before, const DomainObservat
 
 std::vector<std::string> Kinds(const std::vector<Event>& events) {
   std::vector<std::string> kinds;
+  kinds.reserve(events.size());
   for (const Event& e : events) {
     kinds.emplace_back(EventKindName(e.kind));
   }
@@ -357,6 +358,7 @@ TEST(DriftTest, IdsAreDeterministicAndDistinguishFlapping) {
   const auto later = Diff(a, b, {"example.test", StateHash(a), StateHash(b), 6, kNow});
   EXPECT_NE(first[0].id, later[0].id);
   std::vector<std::string> ids;
+  ids.reserve(first.size());
   for (const Event& e : first) {
     ids.push_back(e.id);
   }

@@ -29,6 +29,7 @@ constexpr char kNet[] = "127.43";
 
 std::vector<std::string> Kinds(const std::vector<StoredEvent>& events) {
   std::vector<std::string> kinds;
+  kinds.reserve(events.size());
   for (const StoredEvent& e : events) {
     kinds.push_back(e.kind);
   }

@@ -94,6 +94,7 @@ class MonitorTest : public ::testing::Test {
 
 std::vector<MonitoredDomain> Domains(int n) {
   std::vector<MonitoredDomain> d;
+  d.reserve(n);
   for (int i = 0; i < n; ++i) {
     d.push_back({"d" + std::to_string(i) + ".test", std::chrono::seconds(0)});
   }

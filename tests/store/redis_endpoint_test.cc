@@ -1,12 +1,12 @@
 // RedisEndpoint::Parse: every URL form it accepts, and the precise reason for every one it
 // refuses. No server needed.
 
+#include "store/redis_endpoint.h"
+
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "store/redis_endpoint.h"
 
 namespace stswatch::store {
 namespace {

@@ -66,7 +66,7 @@ class StateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(redis_.Start().ok()); }
 
-  void Connect(StateStoreOptions options = {}) {
+  void Connect(const StateStoreOptions& options = {}) {
     options_ = options;
     client_ = std::make_unique<RedisClient>(io_.get_executor(), redis_.endpoint(),
                                             testing::FastOptions());
@@ -86,8 +86,8 @@ class StateStoreTest : public ::testing::Test {
     return result.value_or(WriteResult{});
   }
 
-  RedisReply Redis(std::vector<std::string> args) {
-    auto reply = Call(io_, *client_, std::move(args));
+  RedisReply Redis(const std::vector<std::string>& args) {
+    auto reply = Call(io_, *client_, args);
     EXPECT_TRUE(reply.ok()) << reply.status();
     return reply.value_or(RedisReply{});
   }

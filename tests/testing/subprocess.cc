@@ -133,6 +133,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, std::
     dup2(log, 1);
     dup2(log, 2);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv) {
       args.push_back(const_cast<char*>(a.c_str()));
     }

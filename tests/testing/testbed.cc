@@ -11,6 +11,9 @@
 namespace stswatch::testing {
 
 std::string Testbed::Runfile(const std::string& path) {
+  if (path.starts_with("/")) {
+    return path;  // Already absolute (a scenario the test generated).
+  }
   const char* srcdir = std::getenv("TEST_SRCDIR");
   return std::string(srcdir != nullptr ? srcdir : ".") + "/stswatch/" + path;
 }

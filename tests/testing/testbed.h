@@ -11,7 +11,8 @@ namespace stswatch::testing {
 
 class Testbed {
  public:
-  // Starts `scenario` (a path under the workspace, e.g. "testbed/scenarios/catalogue.yaml") on
+  // Starts `scenario` (a path under the workspace, e.g. "testbed/scenarios/catalogue.yaml", or an
+  // absolute path) on
   // network `net` ("127.41"). Returns nullptr, with the reason in `error`, when it fails.
   static std::unique_ptr<Testbed> Start(const std::string& scenario, const std::string& net,
                                         std::string& error);
