@@ -50,6 +50,8 @@ Options:
   --listen HOST:PORT    where workers attach (default 127.0.0.1:7411)
   --domains FILE        domains to monitor (as for serve), re-read on SIGHUP, plus those in Redis
   --interval DURATION   how often each domain is checked (default 1h)
+  --startup-spread DURATION  domains never checked are spread over this (default the interval,
+                        at most 10m)
   --lease DURATION      the scheduler lease's time to live (default 10s)
   --worker-timeout DURATION  a worker silent this long loses its assignments (default 5s)
   --heartbeat DURATION  heartbeat period on the Work stream (default 1s)
@@ -172,6 +174,7 @@ int RunScheduler(Args args, CommandIo& io) {
   std::string listen = "127.0.0.1:7411";
   std::string domains_file;
   seconds interval{3600};
+  seconds startup_spread{0};
   seconds lease{10};
   seconds worker_timeout{5};
   seconds heartbeat{1};
@@ -185,6 +188,7 @@ int RunScheduler(Args args, CommandIo& io) {
   flags.String("--listen", &listen);
   flags.String("--domains", &domains_file);
   flags.Duration("--interval", seconds(1), seconds(30 * 86400), &interval);
+  flags.Duration("--startup-spread", seconds(1), seconds(86400), &startup_spread);
   flags.Duration("--lease", seconds(1), seconds(600), &lease);
   flags.Duration("--worker-timeout", seconds(1), seconds(600), &worker_timeout);
   flags.Duration("--heartbeat", seconds(1), seconds(60), &heartbeat);
@@ -248,7 +252,8 @@ int RunScheduler(Args args, CommandIo& io) {
 
   scheduler::DispatcherOptions options;
   options.queue.default_interval = interval;
-  options.queue.startup_spread = std::min(interval, seconds(600));
+  options.queue.startup_spread =
+      startup_spread.count() > 0 ? startup_spread : std::min(interval, seconds(600));
   options.queue.seed = std::random_device{}();
   options.heartbeat = heartbeat;
   options.lease_timeout = worker_timeout;
