@@ -7,6 +7,7 @@
 
 #include "common/time_format.h"
 #include "drift/events.h"
+#include "metrics/metrics.h"
 
 namespace stswatch::scheduler {
 namespace {
@@ -152,6 +153,14 @@ asio::awaitable<void> Monitor::RunCheck(std::string domain) {
   }
   const auto finished = clock_.Now();
   ++counters_.checks;
+  if (metrics_ != nullptr) {
+    const double seconds = std::chrono::duration<double>(finished - started).count();
+    if (snapshot) {
+      metrics_->CheckDone(snapshot->status, seconds, *snapshot);
+    } else {
+      metrics_->CheckFailed(seconds);
+    }
+  }
   if (snapshot) {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count();
@@ -181,6 +190,9 @@ asio::awaitable<void> Monitor::RunCheck(std::string domain) {
       }
       for (const drift::Event& e : r.events) {
         ++counters_.events;
+        if (metrics_ != nullptr) {
+          metrics_->Event(drift::EventKindName(e.kind), drift::EventSeverityName(e.severity));
+        }
         log_.Log(LevelOf(e.severity), "drift.event",
                  {{"domain", e.domain},
                   {"kind", std::string(drift::EventKindName(e.kind))},

@@ -27,6 +27,10 @@
 #include "scheduler/due_queue.h"
 #include "store/snapshot_store.h"
 
+namespace stswatch::metrics {
+class Metrics;
+}  // namespace stswatch::metrics
+
 namespace stswatch::scheduler {
 
 struct MonitorOptions {
@@ -63,6 +67,11 @@ class Monitor {
   void SetDomains(const std::vector<MonitoredDomain>& domains,
                   const std::map<std::string, std::chrono::system_clock::time_point>& last_checks);
 
+  // Reports each finished check (status, duration by the injected clock, snapshot) and each
+  // drift event to `metrics`; nullptr (the default) reports nothing. Not owned: it must outlive
+  // the Monitor.
+  void SetMetrics(metrics::Metrics* metrics) { metrics_ = metrics; }
+
   // Starts dispatching.
   void Start();
 
@@ -88,6 +97,7 @@ class Monitor {
   TokenFn token_;
   const TimeSource& clock_;
   Logger& log_;
+  metrics::Metrics* metrics_ = nullptr;
   DueQueue queue_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer progress_timer_;
