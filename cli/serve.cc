@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/time_source.h"
 #include "drift/snapshot.h"
+#include "metrics/metrics.h"
 #include "mtasts/verdict.h"
 #include "scheduler/domain_source.h"
 #include "scheduler/monitor.h"
@@ -42,6 +43,8 @@ using std::chrono::seconds;
 
 constexpr int kExitOk = 0;
 constexpr int kExitError = 3;
+// How often the queue gauges of --metrics-listen are refreshed.
+constexpr std::chrono::seconds kMetricsGaugesEvery{5};
 
 constexpr std::string_view kUsageHead =
     R"(usage: stswatch serve [OPTIONS]
@@ -69,6 +72,8 @@ Options:
   --drain-timeout DURATION  on SIGTERM, wait this long for checks and writes (default 60s)
   --log-format FORMAT  text (logfmt, default) or json
   --log-level LEVEL    debug (every check), info (default), warning or error
+  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (off by
+                       default; HOST an IPv4 address, port 0 picks a free port)
   --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
 The --share-window of serve defaults to half the interval, at most 300 seconds.
 )";
@@ -93,6 +98,7 @@ struct ServeArgs {
   seconds drain_timeout{60};
   std::string log_format = "text";
   std::string log_level = "info";
+  std::string metrics_listen;
   std::string clock_offset_file;
   ProberFlags prober;
 };
@@ -113,7 +119,8 @@ class Service {
         keys_(args_.partitions),
         signals_(io, SIGTERM, SIGINT),
         hup_(io, SIGHUP),
-        drain_timer_(io) {}
+        drain_timer_(io),
+        gauges_timer_(io) {}
 
   bool Init(ProberStack& prober, const store::RedisEndpoint& endpoint) {
     prober_ = &prober;
@@ -157,6 +164,9 @@ class Service {
 
   void Start() {
     client_->Start();
+    if (metrics_ != nullptr) {
+      UpdateGauges();
+    }
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (!ec) {
         Shutdown(signal);
@@ -177,6 +187,11 @@ class Service {
   }
 
   void SetSupervisor(store::RedisSupervisor* supervisor) { supervisor_ = supervisor; }
+  // After Init; nullptr: no metrics. Not owned.
+  void SetMetrics(metrics::Metrics* metrics) {
+    metrics_ = metrics;
+    monitor_->SetMetrics(metrics);
+  }
   int ExitStatus() const { return exit_status_; }
 
  private:
@@ -284,6 +299,16 @@ class Service {
                {"known_last_check", std::to_string(loaded.last_checks.size())}});
   }
 
+  void UpdateGauges() {
+    metrics_->SetQueue(monitor_->domains(), monitor_->in_flight(), store_->pending());
+    gauges_timer_.expires_after(kMetricsGaugesEvery);
+    gauges_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        UpdateGauges();
+      }
+    });
+  }
+
   void WaitHup() {
     hup_.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec || stopping_) {
@@ -360,12 +385,14 @@ class Service {
   store::KeySchema keys_;
   ProberStack* prober_ = nullptr;
   store::RedisSupervisor* supervisor_ = nullptr;
+  metrics::Metrics* metrics_ = nullptr;
   std::unique_ptr<store::RedisClient> client_;
   std::unique_ptr<store::RedisStateStore> store_;
   std::unique_ptr<scheduler::Monitor> monitor_;
   asio::signal_set signals_;
   asio::signal_set hup_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer gauges_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::uint32_t epoch_ = 0;
   std::uint64_t sequence_ = 0;
@@ -391,6 +418,7 @@ int RunServe(Args args, CommandIo& io) {
   flags.Duration("--drain-timeout", seconds(1), seconds(3600), &a.drain_timeout);
   flags.String("--log-format", &a.log_format);
   flags.String("--log-level", &a.log_level);
+  flags.String("--metrics-listen", &a.metrics_listen);
   flags.String("--clock-offset-file", &a.clock_offset_file);
   AddProberFlags(flags, &a.prober);
   a.prober.share_window_seconds = -1;  // Unset: derived from the interval below.
@@ -434,6 +462,23 @@ int RunServe(Args args, CommandIo& io) {
     return Usage(io, std::string(prober.status().message()));
   }
 
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!a.metrics_listen.empty()) {
+    metrics = std::make_unique<metrics::Metrics>();
+    auto server = metrics::MetricsServer::Start(a.metrics_listen, *metrics);
+    if (absl::IsInvalidArgument(server.status())) {
+      return Usage(io, "--metrics-listen: " + std::string(server.status().message()));
+    }
+    if (!server.ok()) {
+      log.Error("metrics.listen_failed",
+                {{"listen", a.metrics_listen}, {"error", std::string(server.status().message())}});
+      return kExitError;
+    }
+    metrics_server = std::move(*server);
+    log.Info("metrics.listening", {{"address", metrics_server->address()}});
+  }
+
   std::unique_ptr<store::RedisSupervisor> supervisor;
   store::RedisEndpoint endpoint;
   if (a.redis.empty()) {
@@ -466,6 +511,7 @@ int RunServe(Args args, CommandIo& io) {
   Service service(io_context, a, *clock, log);
   service.Init(**prober, endpoint);
   service.SetSupervisor(supervisor.get());
+  service.SetMetrics(metrics.get());
   service.Start();
   io_context.run();
   return service.ExitStatus();
