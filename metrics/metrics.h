@@ -129,8 +129,9 @@ class Metrics {
 //
 // Lifetime: serves from Start until destroyed; the destructor stops listening and joins the
 // server's threads (no request is served after it returns). It takes about 2 s: civetweb's
-// listening thread notices the stop only when its poll (a fixed 2 s quantum) returns. The server keeps the registry alive
-// itself, so the Metrics may go first (its later updates are then simply not seen).
+// listening thread notices the stop only when its poll (a fixed 2 s quantum) returns. The server
+// keeps the registry alive itself, so the Metrics may go first (its later updates are then simply
+// not seen).
 class MetricsServer {
  public:
   // Listens on `listen`, "HOST:PORT" with HOST an IPv4 address (0.0.0.0 for every interface; the
