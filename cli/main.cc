@@ -9,8 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/api_cmd.h"
 #include "cli/check.h"
 #include "cli/command.h"
+#include "cli/ctl.h"
 #include "cli/lint.h"
 #include "cli/prober_cmd.h"
 #include "cli/scheduler_cmd.h"
@@ -34,6 +36,8 @@ Commands:
   status     summarise what serve has stored: domains by status, last checks, recent events
   scheduler  distributed mode: hand due checks to prober workers (active/standby)
   prober     distributed mode: a worker that runs the checks a scheduler assigns
+  api        the public gRPC API as a process of its own (serve has it with --api-listen)
+  ctl        call the public API from the shell: tenants, domains, events, watch, check
 
 Options:
   -h, --help     show this help
@@ -77,6 +81,10 @@ int main(int argc, char** argv) {
     status = stswatch::cli::RunScheduler(rest, io);
   } else if (command == "prober") {
     status = stswatch::cli::RunProber(rest, io);
+  } else if (command == "api") {
+    status = stswatch::cli::RunApi(rest, io);
+  } else if (command == "ctl") {
+    status = stswatch::cli::RunCtl(rest, io);
   } else if (command == "status") {
     status = stswatch::cli::RunStatus(rest, io);
   } else {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +20,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "api/server.h"
+#include "cli/api_options.h"
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
 #include "common/duration.h"
@@ -43,6 +46,9 @@ using std::chrono::seconds;
 
 constexpr int kExitOk = 0;
 constexpr int kExitError = 3;
+// How often the domains added in Redis are re-read (besides SIGHUP and the API's own changes).
+constexpr std::chrono::seconds kReloadEvery{30};
+
 // How often the queue gauges of --metrics-listen are refreshed.
 constexpr std::chrono::seconds kMetricsGaugesEvery{5};
 
@@ -53,8 +59,9 @@ Monitors domains continuously: checks each one every --interval as a sending mai
 would, keeps its last state in Redis, and records what drifted (policy, id, mode, MX set,
 certificates, TLS, STARTTLS, records, status) as events in Redis streams and in the log.
 
-Domains come from --domains FILE (re-read on SIGHUP) and from Redis (domains added through the
-API). Without --redis, serve runs its own redis-server (append-only file on) in --data-dir.
+Domains come from --domains FILE (re-read on SIGHUP) and from Redis (domains tenants added
+through the API, re-read every 30 s). Without --redis, serve runs its own redis-server
+(append-only file on) in --data-dir. With --api-listen it also serves the public gRPC API.
 SIGTERM or SIGINT finishes the checks in flight, writes their results and exits.
 
 Options:
@@ -75,7 +82,11 @@ Options:
   --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (off by
                        default; HOST an IPv4 address, port 0 picks a free port)
   --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
-The --share-window of serve defaults to half the interval, at most 300 seconds.
+  --api-listen HOST:PORT  serve the public gRPC API here (off by default)
+)";
+
+constexpr std::string_view kUsageProber =
+    R"(The --share-window of serve defaults to half the interval, at most 300 seconds.
 )";
 
 constexpr std::string_view kUsageTail = R"(  -h, --help           show this help
@@ -101,6 +112,7 @@ struct ServeArgs {
   std::string metrics_listen;
   std::string clock_offset_file;
   ProberFlags prober;
+  ApiFlags api;
 };
 
 int Usage(CommandIo& io, const std::string& message) {
@@ -120,6 +132,7 @@ class Service {
         signals_(io, SIGTERM, SIGINT),
         hup_(io, SIGHUP),
         drain_timer_(io),
+        reload_timer_(io),
         gauges_timer_(io) {}
 
   bool Init(ProberStack& prober, const store::RedisEndpoint& endpoint) {
@@ -151,19 +164,51 @@ class Service {
     monitor.queue.startup_spread = std::min(args_.interval, seconds(600));
     monitor.queue.seed = std::random_device{}();
     monitor_ = std::make_unique<scheduler::Monitor>(
-        io_.get_executor(), monitor,
-        [this](std::string domain) -> asio::awaitable<drift::Snapshot> {
-          const mtasts::DomainObservation o = co_await prober_->checker->Observe(domain);
-          const auto now = clock_.Now();
-          const mtasts::Verdict v = mtasts::Judge(o, now);
-          co_return drift::TakeSnapshot(o, v, now);
-        },
+        io_.get_executor(), monitor, [this](std::string domain) { return CheckDomain(domain); },
         *store_, [this] { return store::FencingToken(epoch_, ++sequence_); }, clock_, log_);
     return true;
   }
 
+  // The public API inside serve (--api-listen); its CheckNow runs this process's prober.
+  absl::Status StartApi(const api::ApiOptions& options, const store::RedisEndpoint& endpoint) {
+    api_ = std::make_unique<api::ApiServer>(
+        io_, *client_, endpoint, options,
+        [this](const std::string& domain,
+               std::function<void(absl::StatusOr<drift::Snapshot>)> done) {
+          asio::co_spawn(io_, CheckDomain(domain),
+                         [this, done](const std::exception_ptr& e, drift::Snapshot snapshot) {
+                           if (e) {
+                             done(absl::InternalError("the check failed unexpectedly"));
+                             return;
+                           }
+                           store::CheckResult result{
+                               snapshot, store::FencingToken(epoch_, ++sequence_), clock_.Now()};
+                           store_->Write(
+                               std::move(result),
+                               [done, snapshot](const store::WriteResult&) { done(snapshot); });
+                         });
+        },
+        [this] { asio::co_spawn(io_, Reload(), asio::detached); }, log_);
+    return api_->Start();
+  }
+  int api_port() const { return api_ ? api_->port() : 0; }
+  void JoinApi() {
+    if (api_stopper_.joinable()) {
+      api_stopper_.join();
+    }
+  }
+
+  // What a sending MTA sees of `domain`, reduced to its snapshot.
+  asio::awaitable<drift::Snapshot> CheckDomain(std::string domain) {
+    const mtasts::DomainObservation o = co_await prober_->checker->Observe(domain);
+    const auto now = clock_.Now();
+    const mtasts::Verdict v = mtasts::Judge(o, now);
+    co_return drift::TakeSnapshot(o, v, now);
+  }
+
   void Start() {
     client_->Start();
+    ReloadPeriodically();
     if (metrics_ != nullptr) {
       UpdateGauges();
     }
@@ -224,6 +269,7 @@ class Service {
     epoch_ = static_cast<std::uint32_t>(epoch.integer);
     co_await Reload();
     monitor_->Start();
+    started_ = true;
     LogStarted();
   }
 
@@ -335,6 +381,10 @@ class Service {
         Stop();
       }
     });
+    if (api_) {
+      // The API's handlers wait on this io_context: stop it from another thread.
+      api_stopper_ = std::thread([api = api_.get()] { api->Shutdown(std::chrono::seconds(2)); });
+    }
     drain_deadline_ = std::chrono::steady_clock::now() + args_.drain_timeout;
     monitor_->Drain([this] { WaitForWrites(); });
   }
@@ -366,8 +416,23 @@ class Service {
     });
   }
 
+  // Domains added in Redis by another process (`stswatch api`) are picked up within this.
+  void ReloadPeriodically() {
+    reload_timer_.expires_after(kReloadEvery);
+    reload_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) {
+        return;
+      }
+      if (started_) {
+        asio::co_spawn(io_, Reload(), asio::detached);
+      }
+      ReloadPeriodically();
+    });
+  }
+
   void Stop() {
     stopping_ = true;
+    reload_timer_.cancel();
     client_->Stop();
     if (supervisor_ != nullptr) {
       const absl::Status status = supervisor_->Stop();
@@ -387,6 +452,10 @@ class Service {
   store::RedisSupervisor* supervisor_ = nullptr;
   metrics::Metrics* metrics_ = nullptr;
   std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::thread api_stopper_;
+  asio::steady_timer reload_timer_;
+  bool started_ = false;
   std::unique_ptr<store::RedisStateStore> store_;
   std::unique_ptr<scheduler::Monitor> monitor_;
   asio::signal_set signals_;
@@ -419,6 +488,7 @@ int RunServe(Args args, CommandIo& io) {
   flags.String("--log-format", &a.log_format);
   flags.String("--log-level", &a.log_level);
   flags.String("--metrics-listen", &a.metrics_listen);
+  AddApiFlags(flags, &a.api, /*bare=*/false);
   flags.String("--clock-offset-file", &a.clock_offset_file);
   AddProberFlags(flags, &a.prober);
   a.prober.share_window_seconds = -1;  // Unset: derived from the interval below.
@@ -432,7 +502,7 @@ int RunServe(Args args, CommandIo& io) {
         static_cast<int>(std::min<std::int64_t>(300, a.interval.count() / 2));
   }
   if (help) {
-    io.out << kUsageHead << kProberFlagsHelp << kUsageTail;
+    io.out << kUsageHead << kApiFlagsHelp << kProberFlagsHelp << kUsageProber << kUsageTail;
     return kExitOk;
   }
   const auto format = ParseLogFormat(a.log_format);
@@ -512,8 +582,25 @@ int RunServe(Args args, CommandIo& io) {
   service.Init(**prober, endpoint);
   service.SetSupervisor(supervisor.get());
   service.SetMetrics(metrics.get());
+  if (!a.api.listen.empty()) {
+    auto api_options = MakeApiOptions(a.api);
+    if (!api_options.ok()) {
+      return Usage(io, std::string(api_options.status().message()));
+    }
+    api_options->keys = store::KeySchema(a.partitions);
+    const absl::Status started = service.StartApi(*api_options, endpoint);
+    if (!started.ok()) {
+      log.Error("api.listen_failed",
+                {{"listen", a.api.listen}, {"error", std::string(started.message())}});
+      return kExitError;
+    }
+    log.Info("api.listening", {{"listen", a.api.listen},
+                               {"port", std::to_string(service.api_port())},
+                               {"tls", a.api.tls_cert.empty() ? "no" : "yes"}});
+  }
   service.Start();
   io_context.run();
+  service.JoinApi();
   return service.ExitStatus();
 }
 

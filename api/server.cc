@@ -1,0 +1,891 @@
+#include "api/server.h"
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "api/convert.h"
+#include "api/domain_name.h"
+#include "api/domain_registry.h"
+#include "api/event_cursor.h"
+#include "api/tenant_store.h"
+#include "common/time_source.h"
+#include "store/command.h"
+#include "stswatch/v1/api.grpc.pb.h"
+
+namespace stswatch::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace v1 = stswatch::v1;
+using store::RedisReply;
+
+constexpr std::size_t kMaxPageSize = 1000;
+constexpr std::size_t kDefaultPageSize = 100;
+constexpr std::size_t kMaxImport = 1000000;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) {
+    return grpc::Status::OK;
+  }
+  const auto code = static_cast<grpc::StatusCode>(static_cast<int>(s.code()));
+  return grpc::Status(code, std::string(s.message()));
+}
+
+std::string BearerToken(const grpc::ServerContext& ctx) {
+  const auto& md = ctx.client_metadata();
+  const auto it = md.find("authorization");
+  if (it == md.end()) {
+    return "";
+  }
+  const std::string value(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.size() <= kBearer.size() || value.compare(0, kBearer.size(), kBearer) != 0) {
+    return "";
+  }
+  return value.substr(kBearer.size());
+}
+
+const RedisReply* Element(const RedisReply& r, std::size_t i) {
+  return r.type == RedisReply::Type::kArray && i < r.elements.size() ? &r.elements[i] : nullptr;
+}
+
+std::int64_t Millis(const RedisReply* r) {
+  return r != nullptr && r->type == RedisReply::Type::kString ? std::atoll(r->str.c_str()) : 0;
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Impl(asio::io_context& io, store::RedisClient& client, store::RedisEndpoint endpoint,
+       ApiOptions options, CheckNowFn check_now, std::function<void()> domains_changed, Logger& log)
+      : io(io),
+        client(client),
+        endpoint(std::move(endpoint)),
+        options(std::move(options)),
+        check_now(std::move(check_now)),
+        domains_changed(std::move(domains_changed)),
+        log(log),
+        tenants(client, clock),
+        registry(client, RegistryOptions{this->options.keys, this->options.min_interval,
+                                         this->options.max_domains_per_tenant}) {}
+
+  // --- The storage layer's results as the wire's messages.
+
+  static DomainSettings Settings(const v1::DomainSettings& s) {
+    DomainSettings out;
+    out.interval_s = s.interval_seconds();
+    out.labels.insert(s.labels().begin(), s.labels().end());
+    return out;
+  }
+
+  static v1::DomainSummary ToProto(const DomainSummary& d) {
+    v1::DomainSummary out;
+    out.set_domain(d.domain);
+    out.set_status(d.status);
+    out.set_mode(d.mode);
+    out.set_last_check_unix_ms(d.last_check_unix_ms);
+    out.set_last_change_unix_ms(d.last_change_unix_ms);
+    out.mutable_settings()->set_interval_seconds(d.settings.interval_s);
+    out.mutable_settings()->mutable_labels()->insert(d.settings.labels.begin(),
+                                                     d.settings.labels.end());
+    return out;
+  }
+
+  static void Fill(const Tenant& t, v1::Tenant& out) {
+    out.set_id(t.id);
+    out.set_name(t.name);
+    out.set_created_unix_ms(t.created_unix_ms);
+    out.set_domains(t.domains);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::CreateTenantResponse>> CreateTenant(std::string name) {
+    absl::StatusOr<CreatedTenant> r = co_await tenants.CreateTenant(std::move(name));
+    if (!r.ok()) {
+      co_return r.status();
+    }
+    v1::CreateTenantResponse out;
+    Fill(r->tenant, *out.mutable_tenant());
+    out.set_token(r->token.token);
+    out.set_token_id(r->token.token_id);
+    co_return out;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::IssueTokenResponse>> IssueToken(std::string tenant) {
+    absl::StatusOr<IssuedToken> r = co_await tenants.IssueToken(std::move(tenant));
+    if (!r.ok()) {
+      co_return r.status();
+    }
+    v1::IssueTokenResponse out;
+    out.set_token(r->token);
+    out.set_token_id(r->token_id);
+    co_return out;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::RevokeTokenResponse>> RevokeToken(std::string tenant,
+                                                                       std::string token_id) {
+    const absl::Status s = co_await tenants.RevokeToken(std::move(tenant), std::move(token_id));
+    if (!s.ok()) {
+      co_return s;
+    }
+    co_return v1::RevokeTokenResponse();
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ListTenantsResponse>> ListTenants() {
+    absl::StatusOr<std::vector<Tenant>> r = co_await tenants.ListTenants();
+    if (!r.ok()) {
+      co_return r.status();
+    }
+    v1::ListTenantsResponse out;
+    for (const Tenant& t : *r) {
+      Fill(t, *out.add_tenants());
+    }
+    co_return out;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::DomainSummary>> Add(std::string tenant, std::string domain,
+                                                         v1::DomainSettings settings) {
+    absl::StatusOr<AddResult> added = co_await registry.Add(tenant, domain, Settings(settings));
+    if (!added.ok()) {
+      co_return added.status();
+    }
+    absl::StatusOr<DomainSummary> summary = co_await registry.Summary(tenant, added->domain);
+    if (!summary.ok()) {
+      co_return summary.status();
+    }
+    co_return ToProto(*summary);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::DomainSummary>> Update(std::string tenant, std::string domain,
+                                                            v1::DomainSettings settings) {
+    const absl::Status s = co_await registry.UpdateSettings(tenant, domain, Settings(settings));
+    if (!s.ok()) {
+      co_return s;
+    }
+    absl::StatusOr<DomainSummary> summary = co_await registry.Summary(tenant, domain);
+    if (!summary.ok()) {
+      co_return summary.status();
+    }
+    co_return ToProto(*summary);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::DomainSummary>> SummaryOf(std::string tenant,
+                                                               std::string domain) {
+    absl::StatusOr<DomainSummary> summary = co_await registry.Summary(tenant, domain);
+    if (!summary.ok()) {
+      co_return summary.status();
+    }
+    co_return ToProto(*summary);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::RemoveDomainResponse>> Remove(std::string tenant,
+                                                                   std::string domain) {
+    const absl::Status s = co_await registry.Remove(tenant, domain);
+    if (!s.ok()) {
+      co_return s;
+    }
+    co_return v1::RemoveDomainResponse();
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ListDomainsResponse>> List(std::string tenant,
+                                                                v1::ListDomainsRequest req) {
+    absl::StatusOr<DomainPage> page = co_await registry.List(
+        tenant, std::vector<std::string>(req.status().begin(), req.status().end()),
+        std::vector<std::string>(req.mode().begin(), req.mode().end()), req.page_size(),
+        req.page_token());
+    if (!page.ok()) {
+      co_return page.status();
+    }
+    v1::ListDomainsResponse out;
+    for (const DomainSummary& d : page->domains) {
+      *out.add_domains() = ToProto(d);
+    }
+    out.set_next_page_token(page->next_page_token);
+    out.set_total(page->total);
+    co_return out;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ImportDomainsResponse>> Import(std::string tenant,
+                                                                    std::vector<std::string> names,
+                                                                    v1::DomainSettings settings) {
+    absl::StatusOr<ImportResult> r =
+        co_await registry.Import(tenant, std::move(names), Settings(settings));
+    if (!r.ok()) {
+      co_return r.status();
+    }
+    v1::ImportDomainsResponse out;
+    out.set_added(r->added);
+    out.set_unchanged(r->unchanged);
+    for (const ImportError& e : r->errors) {
+      v1::ImportError* pe = out.add_errors();
+      pe->set_domain(e.domain);
+      pe->set_error(e.error);
+    }
+    co_return out;
+  }
+
+  // Runs `work` (a coroutine on the io_context) and waits for its result, within the call's
+  // deadline and cancellation.
+  template <typename T>
+  grpc::Status Run(grpc::ServerContext* ctx, asio::awaitable<absl::StatusOr<T>> work, T* out) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<T>>>();
+    std::future<absl::StatusOr<T>> future = promise->get_future();
+    asio::co_spawn(io, std::move(work),
+                   [promise](const std::exception_ptr& e, absl::StatusOr<T> result) {
+                     if (e) {
+                       promise->set_value(absl::InternalError("internal error"));
+                     } else {
+                       promise->set_value(std::move(result));
+                     }
+                   });
+    const auto limit = options.max_call.count() > 0
+                           ? std::chrono::system_clock::now() + options.max_call
+                           : std::chrono::system_clock::time_point::max();
+    while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (ctx->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+      }
+      const auto now = std::chrono::system_clock::now();
+      if (now > ctx->deadline() || now > limit) {
+        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "the call did not finish before its deadline");
+      }
+    }
+    absl::StatusOr<T> result = future.get();
+    if (!result.ok()) {
+      return ToGrpc(result.status());
+    }
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Admin(grpc::ServerContext* ctx) const {
+    const std::string token = BearerToken(*ctx);
+    if (options.admin_token.empty()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "this server has no admin token configured (--admin-token-file)");
+    }
+    if (token.empty() || !TenantStore::CheckAdminToken(options.admin_token, token)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "an admin call needs 'authorization: Bearer <admin token>'");
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Authenticate(grpc::ServerContext* ctx, std::string* tenant) {
+    const std::string token = BearerToken(*ctx);
+    if (token.empty()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing 'authorization: Bearer <token>' metadata");
+    }
+    return Run(ctx, tenants.Authenticate(token), tenant);
+  }
+
+  // --- Domain reads (store keys written by the update script).
+
+  asio::awaitable<absl::StatusOr<v1::DomainDetail>> Detail(std::string tenant, std::string name) {
+    absl::StatusOr<std::string> domain = NormalizeDomainName(name);
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    absl::StatusOr<bool> owns = co_await registry.Owns(tenant, *domain);
+    if (!owns.ok()) {
+      co_return owns.status();
+    }
+    if (!*owns) {
+      co_return NotWatched(*domain);
+    }
+    absl::StatusOr<RedisReply> state = co_await client.Await(
+        store::Command("HMGET", options.keys.Domain(*domain), "snapshot", "checked", "changed"));
+    if (!state.ok()) {
+      co_return state.status();
+    }
+    co_return DetailOf(*domain, *state);
+  }
+
+  static absl::Status NotWatched(const std::string& domain) {
+    // The registry's own wording: another tenant's domain and an unknown one look alike.
+    return absl::NotFoundError("\"" + domain + "\" is not one of this tenant's domains");
+  }
+
+  static absl::StatusOr<v1::DomainDetail> DetailOf(const std::string& domain,
+                                                   const RedisReply& state) {
+    v1::DomainDetail detail;
+    const RedisReply* snapshot = Element(state, 0);
+    if (snapshot != nullptr && snapshot->type == RedisReply::Type::kString) {
+      absl::StatusOr<drift::Snapshot> s = drift::FromJson(snapshot->str);
+      if (!s.ok()) {
+        return absl::DataLossError("the stored state of " + domain + " is unreadable");
+      }
+      FillDetail(*s, detail);
+    } else {
+      detail.mutable_summary()->set_domain(domain);
+      detail.mutable_summary()->set_status("pending");
+    }
+    detail.mutable_summary()->set_last_check_unix_ms(Millis(Element(state, 1)));
+    detail.mutable_summary()->set_last_change_unix_ms(Millis(Element(state, 2)));
+    return detail;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ListEventsResponse>> Events(std::string tenant,
+                                                                 v1::ListEventsRequest req) {
+    absl::StatusOr<std::string> domain = NormalizeDomainName(req.domain());
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    if (req.page_size() > kMaxPageSize) {
+      co_return absl::InvalidArgumentError("page_size is at most 1000");
+    }
+    absl::StatusOr<bool> owns = co_await registry.Owns(tenant, *domain);
+    if (!owns.ok()) {
+      co_return owns.status();
+    }
+    if (!*owns) {
+      co_return NotWatched(*domain);
+    }
+    std::string end = "+";
+    if (!req.page_token().empty()) {
+      const auto id = StreamId::Parse(req.page_token());
+      if (!id) {
+        co_return absl::InvalidArgumentError("page_token is not one this server issued");
+      }
+      end = "(" + id->ToString();
+    }
+    const std::size_t size = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
+    v1::ListEventsResponse resp;
+    // History entries mix states and events; read until a page of events or the start.
+    while (static_cast<std::size_t>(resp.events_size()) < size) {
+      absl::StatusOr<RedisReply> page = co_await client.Await(store::Command(
+          "XREVRANGE", options.keys.History(*domain), end, "-", "COUNT", std::to_string(size)));
+      if (!page.ok()) {
+        co_return page.status();
+      }
+      if (page->elements.empty()) {
+        resp.clear_next_page_token();
+        break;
+      }
+      for (const RedisReply& entry : page->elements) {
+        if (entry.elements.size() != 2) {
+          continue;
+        }
+        end = "(" + entry.elements[0].str;
+        const auto& f = entry.elements[1].elements;
+        std::string type;
+        std::string json;
+        for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+          if (f[i].str == "type") {
+            type = f[i + 1].str;
+          } else if (f[i].str == "event") {
+            json = f[i + 1].str;
+          }
+        }
+        if (type != "event") {
+          continue;
+        }
+        absl::StatusOr<v1::DriftEvent> e = ParseEvent(json);
+        if (e.ok()) {
+          *resp.add_events() = std::move(*e);
+        }
+        if (static_cast<std::size_t>(resp.events_size()) == size) {
+          resp.set_next_page_token(entry.elements[0].str);
+          break;
+        }
+      }
+    }
+    co_return resp;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::DomainDetail>> Check(std::string tenant, std::string name) {
+    absl::StatusOr<std::string> domain = NormalizeDomainName(name);
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    absl::StatusOr<bool> owns = co_await registry.Owns(tenant, *domain);
+    if (!owns.ok()) {
+      co_return owns.status();
+    }
+    if (!*owns) {
+      co_return NotWatched(*domain);
+    }
+    if (!check_now) {
+      co_return absl::UnimplementedError("this server runs no prober");
+    }
+    auto snapshot = co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                                  void(absl::StatusOr<drift::Snapshot>)>(
+        [this](auto handler, std::string d) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          check_now(d, [shared](absl::StatusOr<drift::Snapshot> result) {
+            auto ex = asio::get_associated_executor(*shared);
+            asio::post(ex, [shared, result = std::move(result)]() mutable {
+              (*shared)(std::move(result));
+            });
+          });
+        },
+        asio::use_awaitable, *domain);
+    if (!snapshot.ok()) {
+      co_return snapshot.status();
+    }
+    v1::DomainDetail detail;
+    FillDetail(*snapshot, detail);
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    detail.mutable_summary()->set_last_check_unix_ms(now);
+    co_return detail;
+  }
+
+  // The last entry of every partition's events stream: where a new watch starts.
+  asio::awaitable<absl::StatusOr<EventCursor>> Tails() {
+    std::vector<StreamId> positions;
+    for (int p = 0; p < options.keys.partitions(); ++p) {
+      absl::StatusOr<RedisReply> last = co_await client.Await(
+          store::Command("XREVRANGE", options.keys.Events(p), "+", "-", "COUNT", "1"));
+      if (!last.ok()) {
+        co_return last.status();
+      }
+      StreamId id;
+      if (!last->elements.empty() && !last->elements[0].elements.empty()) {
+        id = StreamId::Parse(last->elements[0].elements[0].str).value_or(StreamId{});
+      }
+      positions.push_back(id);
+    }
+    co_return EventCursor(std::move(positions));
+  }
+
+  asio::io_context& io;
+  store::RedisClient& client;
+  store::RedisEndpoint endpoint;
+  ApiOptions options;
+  CheckNowFn check_now;
+  std::function<void()> domains_changed;
+  Logger& log;
+  RealTimeSource clock;
+  TenantStore tenants;
+  DomainRegistry registry;
+  std::atomic<int> watches{0};
+  std::atomic<bool> stopping{false};
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<v1::TenantService::Service> tenant_service;
+  std::unique_ptr<v1::DomainService::Service> domain_service;
+};
+
+namespace {
+
+class TenantServiceImpl final : public v1::TenantService::Service {
+ public:
+  explicit TenantServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
+
+  grpc::Status CreateTenant(grpc::ServerContext* ctx, const v1::CreateTenantRequest* req,
+                            v1::CreateTenantResponse* resp) override {
+    if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.CreateTenant(req->name()), resp);
+  }
+  grpc::Status IssueToken(grpc::ServerContext* ctx, const v1::IssueTokenRequest* req,
+                          v1::IssueTokenResponse* resp) override {
+    if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.IssueToken(req->tenant_id()), resp);
+  }
+  grpc::Status RevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
+                           v1::RevokeTokenResponse* resp) override {
+    if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.RevokeToken(req->tenant_id(), req->token_id()), resp);
+  }
+  grpc::Status ListTenants(grpc::ServerContext* ctx, const v1::ListTenantsRequest* /*req*/,
+                           v1::ListTenantsResponse* resp) override {
+    if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.ListTenants(), resp);
+  }
+
+ private:
+  ApiServer::Impl& impl_;
+};
+
+class DomainServiceImpl final : public v1::DomainService::Service {
+ public:
+  explicit DomainServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
+
+  grpc::Status AddDomain(grpc::ServerContext* ctx, const v1::AddDomainRequest* req,
+                         v1::DomainSummary* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    grpc::Status s = impl_.Run(ctx, impl_.Add(tenant, req->domain(), req->settings()), resp);
+    Changed(s);
+    return s;
+  }
+  grpc::Status RemoveDomain(grpc::ServerContext* ctx, const v1::RemoveDomainRequest* req,
+                            v1::RemoveDomainResponse* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    grpc::Status s = impl_.Run(ctx, impl_.Remove(tenant, req->domain()), resp);
+    Changed(s);
+    return s;
+  }
+  grpc::Status ListDomains(grpc::ServerContext* ctx, const v1::ListDomainsRequest* req,
+                           v1::ListDomainsResponse* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.List(tenant, *req), resp);
+  }
+  grpc::Status GetDomain(grpc::ServerContext* ctx, const v1::GetDomainRequest* req,
+                         v1::DomainDetail* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    grpc::Status s = impl_.Run(ctx, impl_.Detail(tenant, req->domain()), resp);
+    if (s.ok()) {
+      // Settings and labels are the tenant's own.
+      v1::DomainSummary summary;
+      if (impl_.Run(ctx, impl_.SummaryOf(tenant, resp->summary().domain()), &summary).ok()) {
+        *resp->mutable_summary()->mutable_settings() = summary.settings();
+      }
+    }
+    return s;
+  }
+  grpc::Status ImportDomains(grpc::ServerContext* ctx,
+                             grpc::ServerReader<v1::ImportDomainsRequest>* reader,
+                             v1::ImportDomainsResponse* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    v1::ImportDomainsRequest batch;
+    std::size_t total = 0;
+    while (reader->Read(&batch)) {
+      total += static_cast<std::size_t>(batch.domains_size());
+      if (total > kMaxImport) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "at most 1000000 domains in one import");
+      }
+      v1::ImportDomainsResponse part;
+      std::vector<std::string> names(batch.domains().begin(), batch.domains().end());
+      grpc::Status s = impl_.Run(ctx, impl_.Import(tenant, names, batch.settings()), &part);
+      if (!s.ok()) {
+        return s;
+      }
+      resp->set_added(resp->added() + part.added());
+      resp->set_unchanged(resp->unchanged() + part.unchanged());
+      for (const v1::ImportError& e : part.errors()) {
+        *resp->add_errors() = e;
+      }
+    }
+    Changed(grpc::Status::OK);
+    return grpc::Status::OK;
+  }
+  grpc::Status UpdateDomainSettings(grpc::ServerContext* ctx,
+                                    const v1::UpdateDomainSettingsRequest* req,
+                                    v1::DomainSummary* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    grpc::Status s = impl_.Run(ctx, impl_.Update(tenant, req->domain(), req->settings()), resp);
+    Changed(s);
+    return s;
+  }
+  grpc::Status ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
+                          v1::ListEventsResponse* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.Events(tenant, *req), resp);
+  }
+  grpc::Status CheckNow(grpc::ServerContext* ctx, const v1::CheckNowRequest* req,
+                        v1::DomainDetail* resp) override {
+    std::string tenant;
+    if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+      return s;
+    }
+    return impl_.Run(ctx, impl_.Check(tenant, req->domain()), resp);
+  }
+  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
+                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+
+ private:
+  void Changed(const grpc::Status& s) {
+    if (s.ok() && impl_.domains_changed) {
+      asio::post(impl_.io, impl_.domains_changed);
+    }
+  }
+
+  ApiServer::Impl& impl_;
+};
+
+// One watch: its own Redis connection on the shared io_context, a blocking XREAD over every
+// partition's events stream, the tenant's domains refreshed every few seconds.
+class Watch {
+ public:
+  Watch(ApiServer::Impl& impl, std::string tenant, EventCursor cursor)
+      : impl_(impl),
+        tenant_(std::move(tenant)),
+        cursor_(std::move(cursor)),
+        client_(impl.io.get_executor(), impl.endpoint) {}
+
+  // Reads the next batch of events (at most one second's wait); the tenant's only.
+  asio::awaitable<absl::StatusOr<std::vector<v1::WatchEventsResponse>>> Next() {
+    std::vector<v1::WatchEventsResponse> out;
+    if (!client_.connected()) {
+      asio::steady_timer timer(impl_.io, std::chrono::milliseconds(100));
+      co_await timer.async_wait(asio::use_awaitable);
+      co_return out;
+    }
+    if (std::chrono::steady_clock::now() - owned_at_ > std::chrono::seconds(5)) {
+      // Ownership is re-checked every few seconds: a domain removed stops showing.
+      owned_.clear();
+      owned_at_ = std::chrono::steady_clock::now();
+    }
+    std::vector<std::string> args =
+        store::Command("XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS");
+    const int partitions = impl_.options.keys.partitions();
+    for (int p = 0; p < partitions; ++p) {
+      args.push_back(impl_.options.keys.Events(p));
+    }
+    for (int p = 0; p < partitions; ++p) {
+      args.push_back(cursor_.positions()[static_cast<std::size_t>(p)].ToString());
+    }
+    absl::StatusOr<RedisReply> reply = co_await client_.Await(std::move(args));
+    if (!reply.ok()) {
+      co_return out;  // Reconnecting; the cursor stays.
+    }
+    for (const RedisReply& stream : reply->elements) {
+      if (stream.elements.size() != 2) {
+        continue;
+      }
+      const std::string& key = stream.elements[0].str;
+      int partition = -1;
+      for (int p = 0; p < partitions; ++p) {
+        if (impl_.options.keys.Events(p) == key) {
+          partition = p;
+        }
+      }
+      if (partition < 0) {
+        continue;
+      }
+      for (const RedisReply& entry : stream.elements[1].elements) {
+        if (entry.elements.size() != 2) {
+          continue;
+        }
+        const auto id = StreamId::Parse(entry.elements[0].str);
+        if (!id) {
+          continue;
+        }
+        cursor_.Advance(partition, *id);
+        std::string domain;
+        std::string json;
+        const auto& f = entry.elements[1].elements;
+        for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+          if (f[i].str == "domain") {
+            domain = f[i + 1].str;
+          } else if (f[i].str == "event") {
+            json = f[i + 1].str;
+          }
+        }
+        auto known = owned_.find(domain);
+        if (known == owned_.end()) {
+          absl::StatusOr<bool> owns = co_await impl_.registry.Owns(tenant_, domain);
+          if (!owns.ok()) {
+            co_return owns.status();
+          }
+          known = owned_.emplace(domain, *owns).first;
+        }
+        if (!known->second) {
+          continue;
+        }
+        absl::StatusOr<v1::DriftEvent> e = ParseEvent(json);
+        if (!e.ok()) {
+          continue;
+        }
+        v1::WatchEventsResponse r;
+        *r.mutable_event() = std::move(*e);
+        r.set_cursor(cursor_.Encode());
+        out.push_back(std::move(r));
+      }
+    }
+    co_return out;
+  }
+
+  store::RedisClient& client() { return client_; }
+
+ private:
+  ApiServer::Impl& impl_;
+  std::string tenant_;
+  EventCursor cursor_;
+  store::RedisClient client_;
+  std::map<std::string, bool> owned_;
+  std::chrono::steady_clock::time_point owned_at_{};
+};
+
+grpc::Status DomainServiceImpl::WatchEvents(grpc::ServerContext* ctx,
+                                            const v1::WatchEventsRequest* req,
+                                            grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
+  std::string tenant;
+  if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+    return s;
+  }
+  std::optional<EventCursor> cursor;
+  if (!req->cursor().empty()) {
+    absl::StatusOr<EventCursor> decoded =
+        EventCursor::Decode(req->cursor(), impl_.options.keys.partitions());
+    if (!decoded.ok()) {
+      return ToGrpc(decoded.status());
+    }
+    cursor = std::move(*decoded);
+  } else {
+    EventCursor tails({});
+    grpc::Status s = impl_.Run(ctx, impl_.Tails(), &tails);
+    if (!s.ok()) {
+      return s;
+    }
+    cursor = std::move(tails);
+  }
+  if (impl_.watches.fetch_add(1) >= impl_.options.max_watches) {
+    impl_.watches.fetch_sub(1);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "too many watch streams on this server; try again later");
+  }
+  // The watch lives on the io_context; created and destroyed there.
+  std::shared_ptr<Watch> watch;
+  {
+    std::promise<void> made;
+    asio::post(impl_.io, [&] {
+      watch = std::make_shared<Watch>(impl_, tenant, std::move(*cursor));
+      watch->client().Start();
+      made.set_value();
+    });
+    made.get_future().wait();
+  }
+  grpc::Status result = grpc::Status::OK;
+  // Watch streams have no deadline of their own (the client's applies): they run until the
+  // client goes or the server stops.
+  const ApiOptions saved = impl_.options;
+  while (!ctx->IsCancelled() && !impl_.stopping.load()) {
+    auto promise =
+        std::make_shared<std::promise<absl::StatusOr<std::vector<v1::WatchEventsResponse>>>>();
+    auto future = promise->get_future();
+    asio::co_spawn(impl_.io, watch->Next(),
+                   [promise](const std::exception_ptr& e,
+                             absl::StatusOr<std::vector<v1::WatchEventsResponse>> r) {
+                     promise->set_value(e ? absl::InternalError("internal error") : std::move(r));
+                   });
+    absl::StatusOr<std::vector<v1::WatchEventsResponse>> batch = future.get();
+    if (!batch.ok()) {
+      result = ToGrpc(batch.status());
+      break;
+    }
+    bool written = true;
+    for (const v1::WatchEventsResponse& r : *batch) {
+      if (!writer->Write(r)) {
+        written = false;
+        break;
+      }
+    }
+    if (!written) {
+      break;
+    }
+    if (std::chrono::system_clock::now() > ctx->deadline()) {
+      result = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the watch reached its deadline");
+      break;
+    }
+  }
+  {
+    std::promise<void> gone;
+    asio::post(impl_.io, [&] {
+      watch->client().Stop();
+      watch.reset();
+      gone.set_value();
+    });
+    gone.get_future().wait();
+  }
+  impl_.watches.fetch_sub(1);
+  if (impl_.stopping.load()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is stopping; resume later");
+  }
+  return result;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& io, store::RedisClient& client,
+                     store::RedisEndpoint endpoint, ApiOptions options, CheckNowFn check_now,
+                     std::function<void()> domains_changed, Logger& log)
+    : impl_(std::make_unique<Impl>(io, client, std::move(endpoint), std::move(options),
+                                   std::move(check_now), std::move(domains_changed), log)) {}
+
+ApiServer::~ApiServer() { Shutdown(std::chrono::milliseconds(100)); }
+
+absl::Status ApiServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  const ApiOptions& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    const auto read = [](const std::string& path, std::string& out) {
+      std::ifstream in(path);
+      if (!in) {
+        return false;
+      }
+      std::stringstream s;
+      s << in.rdbuf();
+      out = s.str();
+      return true;
+    };
+    grpc::SslServerCredentialsOptions ssl;
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    if (!read(o.tls_cert_file, pair.cert_chain) || !read(o.tls_key_file, pair.private_key)) {
+      return absl::InvalidArgumentError("cannot read the API's TLS certificate or key (" +
+                                        o.tls_cert_file + ", " + o.tls_key_file + ")");
+    }
+    ssl.pem_key_cert_pairs.push_back(pair);
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(o.listen, creds, &port_);
+  impl_->tenant_service = std::make_unique<TenantServiceImpl>(*impl_);
+  impl_->domain_service = std::make_unique<DomainServiceImpl>(*impl_);
+  builder.RegisterService(impl_->tenant_service.get());
+  builder.RegisterService(impl_->domain_service.get());
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(16 * 1024 * 1024);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || port_ == 0) {
+    return absl::UnavailableError("cannot listen on " + o.listen + " (address in use?)");
+  }
+  return absl::OkStatus();
+}
+
+void ApiServer::Shutdown(std::chrono::milliseconds grace) {
+  if (!impl_->server) {
+    return;
+  }
+  impl_->stopping = true;
+  impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
+  impl_->server.reset();
+}
+
+}  // namespace stswatch::api

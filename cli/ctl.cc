@@ -1,0 +1,553 @@
+#include "cli/ctl.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "cli/flags.h"
+#include "common/duration.h"
+#include "common/time_format.h"
+#include "stswatch/v1/api.grpc.pb.h"
+
+namespace stswatch::cli {
+namespace {
+
+namespace v1 = stswatch::v1;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 3;
+
+constexpr std::string_view kUsage = R"(usage: stswatch ctl [OPTIONS] COMMAND [ARGS...]
+
+The public gRPC API of stswatch from the shell. Tenant commands take the admin token from
+STSWATCH_ADMIN_TOKEN; domain commands take a tenant's token from STSWATCH_TOKEN.
+
+Commands (admin):
+  tenant create NAME            create a tenant; prints its first token (shown once)
+  tenant list                   tenants with their domain counts
+  token issue TENANT_ID         another token for a tenant
+  token revoke TENANT_ID TOKEN_ID
+
+Commands (tenant):
+  domain add DOMAIN [--interval DURATION] [--label KEY=VALUE]...
+  domain rm DOMAIN
+  domain ls [--status STATUS]... [--mode MODE]... [--page-size N] [--all]
+  domain get DOMAIN             status, findings, policy, MX hosts with certificates
+  domain import FILE|-          one domain per line (# comments); per-domain errors are listed
+  domain set DOMAIN [--interval DURATION] [--label KEY=VALUE]...
+  events DOMAIN [--page-size N] the domain's drift events, newest first
+  watch [--cursor CURSOR]       the tenant's events as they happen (Ctrl-C to stop)
+  check DOMAIN                  check now and print the fresh result
+
+Options:
+  --server HOST:PORT   the API (default 127.0.0.1:7400, or STSWATCH_SERVER)
+  --ca-file PEM        use TLS, trusting this CA (the API's --api-tls-cert)
+  --timeout DURATION   deadline of each call (default 30s; watch has none)
+  --json               print JSON (one object per line for streams) instead of tables
+  -h, --help           show this help
+
+Exit status: 0 success, 1 the server refused or failed (its status and message on stderr),
+3 usage.
+)";
+
+struct Options {
+  std::string server;
+  std::string ca_file;
+  std::chrono::seconds timeout{30};
+  bool json = false;
+};
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+std::string When(std::int64_t ms) {
+  if (ms == 0) {
+    return "never";
+  }
+  return FormatTime(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+int Failed(CommandIo& io, const grpc::Status& status) {
+  static const char* const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  const int code = status.error_code();
+  io.err << "stswatch ctl: " << (code >= 0 && code <= 16 ? names[code] : "ERROR") << ": "
+         << status.error_message() << "\n";
+  return kExitFailed;
+}
+
+class Client {
+ public:
+  Client(const Options& o, CommandIo& io) : options_(o), io_(io) {
+    std::shared_ptr<grpc::ChannelCredentials> creds;
+    if (o.ca_file.empty()) {
+      creds = grpc::InsecureChannelCredentials();
+    } else {
+      std::ifstream in(o.ca_file);
+      std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = pem;
+      creds = grpc::SslCredentials(ssl);
+    }
+    channel_ = grpc::CreateChannel(o.server, creds);
+    tenants_ = v1::TenantService::NewStub(channel_);
+    domains_ = v1::DomainService::NewStub(channel_);
+  }
+
+  void Prepare(grpc::ClientContext& ctx, const std::string& token, bool deadline = true) const {
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    if (deadline) {
+      ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    }
+  }
+
+  v1::TenantService::Stub& tenants() { return *tenants_; }
+  v1::DomainService::Stub& domains() { return *domains_; }
+
+ private:
+  const Options& options_;
+  CommandIo& io_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TenantService::Stub> tenants_;
+  std::unique_ptr<v1::DomainService::Stub> domains_;
+};
+
+void PrintSummaries(std::ostream& out,
+                    const google::protobuf::RepeatedPtrField<v1::DomainSummary>& list) {
+  out << std::left << std::setw(40) << "DOMAIN" << std::setw(9) << "STATUS" << std::setw(9)
+      << "MODE"
+      << "LAST CHECK\n";
+  for (const v1::DomainSummary& d : list) {
+    out << std::setw(40) << d.domain() << std::setw(9) << d.status() << std::setw(9)
+        << (d.mode().empty() ? "-" : d.mode()) << When(d.last_check_unix_ms()) << "\n";
+  }
+}
+
+void PrintDetail(std::ostream& out, const v1::DomainDetail& d) {
+  const v1::DomainSummary& s = d.summary();
+  out << s.domain() << ": " << s.status() << (s.mode().empty() ? "" : " (mode " + s.mode() + ")")
+      << ", checked " << When(s.last_check_unix_ms()) << "\n";
+  out << "  _mta-sts id  " << (d.sts_id().empty() ? "(none)" : d.sts_id()) << "\n";
+  out << "  policy       " << (d.policy_fetch().empty() ? "(not fetched)" : d.policy_fetch());
+  if (d.has_policy()) {
+    out << ", max_age " << d.policy().max_age() << ", mx";
+    for (const std::string& mx : d.policy().mx()) {
+      out << " " << mx;
+    }
+  }
+  out << "\n  _smtp._tls   " << (d.tlsrpt_record().empty() ? "(none)" : d.tlsrpt_record()) << "\n";
+  for (const v1::MxHost& m : d.mx()) {
+    out << "  MX " << m.host() << ": " << (m.deliver() ? "deliver" : "refuse")
+        << (m.result_type().empty() ? "" : " (" + m.result_type() + ")") << ", STARTTLS "
+        << m.starttls() << (m.tls_version().empty() ? "" : " " + m.tls_version())
+        << (m.covered() ? "" : ", not covered by the policy") << "\n";
+    if (m.has_certificate()) {
+      out << "      cert " << m.certificate().sha256().substr(0, 16) << "…, expires "
+          << When(m.certificate().not_after_unix() * 1000)
+          << (m.certificate().valid() ? "" : ", INVALID") << "\n";
+    }
+  }
+  for (const v1::Finding& f : d.findings()) {
+    out << "  " << f.code() << "  " << f.message() << "\n";
+  }
+}
+
+void PrintEvent(std::ostream& out, const v1::DriftEvent& e) {
+  out << When(e.time_unix_ms()) << "  " << std::setw(8) << e.severity() << " " << e.domain() << "  "
+      << e.kind() << (e.subject().empty() ? "" : " [" + e.subject() + "]") << "\n      "
+      << e.message() << "\n";
+}
+
+// --interval and --label of domain add/set.
+std::optional<std::string> SettingsFlags(Flags& flags, std::chrono::seconds* interval,
+                                         std::vector<std::string>* labels) {
+  flags.Duration("--interval", std::chrono::seconds(1), std::chrono::seconds(30 * 86400), interval);
+  flags.Strings("--label", labels);
+  return std::nullopt;
+}
+
+bool FillSettings(std::chrono::seconds interval, const std::vector<std::string>& labels,
+                  v1::DomainSettings& settings, std::string& error) {
+  settings.set_interval_seconds(static_cast<std::uint32_t>(interval.count()));
+  for (const std::string& l : labels) {
+    const std::size_t eq = l.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      error = "--label takes KEY=VALUE, not '" + l + "'";
+      return false;
+    }
+    (*settings.mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunCtl(Args args, CommandIo& io) {
+  Options o;
+  o.server = Env("STSWATCH_SERVER").empty() ? "127.0.0.1:7400" : Env("STSWATCH_SERVER");
+  // Global options come before the command.
+  std::size_t i = 0;
+  std::vector<std::string_view> global;
+  while (i < args.size() && args[i].starts_with("-")) {
+    global.push_back(args[i]);
+    if ((args[i] == "--server" || args[i] == "--ca-file" || args[i] == "--timeout") &&
+        i + 1 < args.size()) {
+      global.push_back(args[++i]);
+    }
+    ++i;
+  }
+  Flags flags;
+  flags.String("--server", &o.server);
+  flags.String("--ca-file", &o.ca_file);
+  flags.Duration("--timeout", std::chrono::seconds(1), std::chrono::seconds(3600), &o.timeout);
+  flags.Switch("--json", &o.json);
+  bool help = false;
+  const auto usage = [&](const std::string& message) {
+    io.err << "stswatch ctl: " << message << "\nTry 'stswatch ctl --help'.\n";
+    return kExitUsage;
+  };
+  if (const auto error = flags.Parse(Args(global), &help)) {
+    return usage(*error);
+  }
+  if (help || i >= args.size()) {
+    io.out << kUsage;
+    return help ? kExitOk : kExitUsage;
+  }
+  std::vector<std::string> words;
+  std::vector<std::string_view> rest;
+  for (; i < args.size(); ++i) {
+    rest.push_back(args[i]);
+  }
+  // The command's own options may follow its words.
+  Flags sub;
+  sub.Switch("--json", &o.json);
+  std::chrono::seconds interval{0};
+  std::vector<std::string> labels;
+  std::vector<std::string> statuses;
+  std::vector<std::string> modes;
+  int page_size = 0;
+  bool all = false;
+  std::string cursor;
+  SettingsFlags(sub, &interval, &labels);
+  sub.Strings("--status", &statuses);
+  sub.Strings("--mode", &modes);
+  sub.Int("--page-size", 1, 1000, &page_size);
+  sub.Switch("--all", &all);
+  sub.String("--cursor", &cursor);
+  sub.Operands([&](std::string_view w) -> std::optional<std::string> {
+    words.emplace_back(w);
+    return std::nullopt;
+  });
+  if (const auto error = sub.Parse(Args(rest), &help)) {
+    return usage(*error);
+  }
+  if (help) {
+    io.out << kUsage;
+    return kExitOk;
+  }
+  const auto need = [&](std::size_t n) { return words.size() == n; };
+  const std::string admin = Env("STSWATCH_ADMIN_TOKEN");
+  const std::string token = Env("STSWATCH_TOKEN");
+  const bool admin_command = words[0] == "tenant" || words[0] == "token";
+  if (admin_command && admin.empty()) {
+    return usage("set STSWATCH_ADMIN_TOKEN to the server's admin token");
+  }
+  if (!admin_command && token.empty()) {
+    return usage(
+        "set STSWATCH_TOKEN to a tenant's token ('stswatch ctl tenant create' prints one)");
+  }
+  Client client(o, io);
+  const std::string w0 = words[0];
+  const std::string w1 = words.size() > 1 ? words[1] : "";
+
+  if (w0 == "tenant" && w1 == "create" && need(3)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, admin);
+    v1::CreateTenantRequest req;
+    req.set_name(words[2]);
+    v1::CreateTenantResponse resp;
+    const grpc::Status s = client.tenants().CreateTenant(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (o.json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      io.out << "tenant " << resp.tenant().id() << " (" << resp.tenant().name() << ")\n"
+             << "token  " << resp.token() << "   (id " << resp.token_id()
+             << "; shown once: keep it)\n";
+    }
+    return kExitOk;
+  }
+  if (w0 == "tenant" && w1 == "list" && need(2)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, admin);
+    v1::ListTenantsResponse resp;
+    const grpc::Status s = client.tenants().ListTenants(&ctx, v1::ListTenantsRequest(), &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (o.json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      io.out << std::left << std::setw(20) << "TENANT" << std::setw(30) << "NAME"
+             << "DOMAINS\n";
+      for (const v1::Tenant& t : resp.tenants()) {
+        io.out << std::setw(20) << t.id() << std::setw(30) << t.name() << t.domains() << "\n";
+      }
+    }
+    return kExitOk;
+  }
+  if (w0 == "token" && w1 == "issue" && need(3)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, admin);
+    v1::IssueTokenRequest req;
+    req.set_tenant_id(words[2]);
+    v1::IssueTokenResponse resp;
+    const grpc::Status s = client.tenants().IssueToken(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    io.out << (o.json ? ToJson(resp) : resp.token() + "   (id " + resp.token_id() + ")") << "\n";
+    return kExitOk;
+  }
+  if (w0 == "token" && w1 == "revoke" && need(4)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, admin);
+    v1::RevokeTokenRequest req;
+    req.set_tenant_id(words[2]);
+    req.set_token_id(words[3]);
+    v1::RevokeTokenResponse resp;
+    const grpc::Status s = client.tenants().RevokeToken(&ctx, req, &resp);
+    return s.ok() ? kExitOk : Failed(io, s);
+  }
+  if ((w0 == "domain" && (w1 == "add" || w1 == "set")) && need(3)) {
+    v1::DomainSettings settings;
+    std::string error;
+    if (!FillSettings(interval, labels, settings, error)) {
+      return usage(error);
+    }
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::DomainSummary resp;
+    grpc::Status s;
+    if (w1 == "add") {
+      v1::AddDomainRequest req;
+      req.set_domain(words[2]);
+      *req.mutable_settings() = settings;
+      s = client.domains().AddDomain(&ctx, req, &resp);
+    } else {
+      v1::UpdateDomainSettingsRequest req;
+      req.set_domain(words[2]);
+      *req.mutable_settings() = settings;
+      s = client.domains().UpdateDomainSettings(&ctx, req, &resp);
+    }
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    io.out << (o.json ? ToJson(resp) : resp.domain() + ": " + resp.status()) << "\n";
+    return kExitOk;
+  }
+  if (w0 == "domain" && w1 == "rm" && need(3)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::RemoveDomainRequest req;
+    req.set_domain(words[2]);
+    v1::RemoveDomainResponse resp;
+    const grpc::Status s = client.domains().RemoveDomain(&ctx, req, &resp);
+    return s.ok() ? kExitOk : Failed(io, s);
+  }
+  if (w0 == "domain" && w1 == "ls" && need(2)) {
+    std::string page_token;
+    bool header = false;
+    do {
+      grpc::ClientContext ctx;
+      client.Prepare(ctx, token);
+      v1::ListDomainsRequest req;
+      for (const auto& st : statuses) {
+        req.add_status(st);
+      }
+      for (const auto& m : modes) {
+        req.add_mode(m);
+      }
+      req.set_page_size(static_cast<std::uint32_t>(page_size));
+      req.set_page_token(page_token);
+      v1::ListDomainsResponse resp;
+      const grpc::Status s = client.domains().ListDomains(&ctx, req, &resp);
+      if (!s.ok()) {
+        return Failed(io, s);
+      }
+      if (o.json) {
+        for (const v1::DomainSummary& d : resp.domains()) {
+          io.out << ToJson(d) << "\n";
+        }
+      } else if (!header) {
+        PrintSummaries(io.out, resp.domains());
+        header = true;
+      } else {
+        for (const v1::DomainSummary& d : resp.domains()) {
+          io.out << std::left << std::setw(40) << d.domain() << std::setw(9) << d.status()
+                 << std::setw(9) << (d.mode().empty() ? "-" : d.mode())
+                 << When(d.last_check_unix_ms()) << "\n";
+        }
+      }
+      page_token = resp.next_page_token();
+    } while (all && !page_token.empty());
+    if (!page_token.empty() && !o.json) {
+      io.err << "(more: --all lists every page)\n";
+    }
+    return kExitOk;
+  }
+  if ((w0 == "domain" && w1 == "get" && need(3)) || (w0 == "check" && need(2))) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::DomainDetail resp;
+    grpc::Status s;
+    if (w0 == "check") {
+      v1::CheckNowRequest req;
+      req.set_domain(words[1]);
+      s = client.domains().CheckNow(&ctx, req, &resp);
+    } else {
+      v1::GetDomainRequest req;
+      req.set_domain(words[2]);
+      s = client.domains().GetDomain(&ctx, req, &resp);
+    }
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (o.json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      PrintDetail(io.out, resp);
+    }
+    return kExitOk;
+  }
+  if (w0 == "domain" && w1 == "import" && need(3)) {
+    std::ifstream file;
+    std::istream* in = &io.in;
+    if (words[2] != "-") {
+      file.open(words[2]);
+      if (!file) {
+        return usage("cannot open " + words[2]);
+      }
+      in = &file;
+    }
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::ImportDomainsResponse resp;
+    auto writer = client.domains().ImportDomains(&ctx, &resp);
+    v1::ImportDomainsRequest batch;
+    std::string line;
+    bool ok = true;
+    while (ok && std::getline(*in, line)) {
+      const std::string name = line.substr(0, line.find('#'));
+      const std::size_t start = name.find_first_not_of(" \t\r");
+      if (start == std::string::npos) {
+        continue;
+      }
+      batch.add_domains(name.substr(start, name.find_last_not_of(" \t\r") - start + 1));
+      if (batch.domains_size() == 500) {
+        ok = writer->Write(batch);
+        batch.clear_domains();
+      }
+    }
+    if (ok && batch.domains_size() > 0) {
+      writer->Write(batch);
+    }
+    writer->WritesDone();
+    const grpc::Status s = writer->Finish();
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (o.json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      io.out << resp.added() << " added, " << resp.unchanged() << " already watched, "
+             << resp.errors_size() << " refused\n";
+      for (const v1::ImportError& e : resp.errors()) {
+        io.out << "  " << e.domain() << ": " << e.error() << "\n";
+      }
+    }
+    return resp.errors_size() == 0 ? kExitOk : kExitFailed;
+  }
+  if (w0 == "events" && need(2)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::ListEventsRequest req;
+    req.set_domain(words[1]);
+    req.set_page_size(static_cast<std::uint32_t>(page_size));
+    v1::ListEventsResponse resp;
+    const grpc::Status s = client.domains().ListEvents(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    for (const v1::DriftEvent& e : resp.events()) {
+      if (o.json) {
+        io.out << ToJson(e) << "\n";
+      } else {
+        PrintEvent(io.out, e);
+      }
+    }
+    return kExitOk;
+  }
+  if (w0 == "watch" && need(1)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token, /*deadline=*/false);
+    v1::WatchEventsRequest req;
+    req.set_cursor(cursor);
+    auto reader = client.domains().WatchEvents(&ctx, req);
+    v1::WatchEventsResponse resp;
+    while (reader->Read(&resp)) {
+      if (o.json) {
+        io.out << ToJson(resp) << std::endl;
+      } else {
+        PrintEvent(io.out, resp.event());
+        io.out << "      cursor " << resp.cursor() << std::endl;
+      }
+    }
+    const grpc::Status s = reader->Finish();
+    return s.ok() ? kExitOk : Failed(io, s);
+  }
+  return usage("unknown command '" + [&] {
+    std::string all_words;
+    for (const auto& w : words) {
+      all_words += (all_words.empty() ? "" : " ") + w;
+    }
+    return all_words;
+  }() + "'");
+}
+
+}  // namespace stswatch::cli
