@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -13,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "api/convert.h"
 #include "api/domain_name.h"
@@ -21,6 +21,8 @@
 #include "api/event_cursor.h"
 #include "api/tenant_store.h"
 #include "common/time_source.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "metrics/metrics.h"
 #include "store/command.h"
 #include "stswatch/v1/api.grpc.pb.h"
 
@@ -270,6 +272,37 @@ struct ApiServer::Impl {
     return grpc::Status::OK;
   }
 
+  // Runs a handler and counts it in the API metrics (method, status code, duration).
+  template <typename F>
+  grpc::Status Timed(std::string_view method, F&& body) {
+    const auto start = std::chrono::steady_clock::now();
+    const grpc::Status s = body();
+    if (metrics != nullptr) {
+      static const char* const codes[] = {"OK",
+                                          "CANCELLED",
+                                          "UNKNOWN",
+                                          "INVALID_ARGUMENT",
+                                          "DEADLINE_EXCEEDED",
+                                          "NOT_FOUND",
+                                          "ALREADY_EXISTS",
+                                          "PERMISSION_DENIED",
+                                          "RESOURCE_EXHAUSTED",
+                                          "FAILED_PRECONDITION",
+                                          "ABORTED",
+                                          "OUT_OF_RANGE",
+                                          "UNIMPLEMENTED",
+                                          "INTERNAL",
+                                          "UNAVAILABLE",
+                                          "DATA_LOSS",
+                                          "UNAUTHENTICATED"};
+      const int code = s.error_code();
+      metrics->ApiCall(
+          method, code >= 0 && code <= 16 ? codes[code] : "UNKNOWN",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return s;
+  }
+
   grpc::Status Admin(grpc::ServerContext* ctx) const {
     const std::string token = BearerToken(*ctx);
     if (options.admin_token.empty()) {
@@ -473,11 +506,13 @@ struct ApiServer::Impl {
   RealTimeSource clock;
   TenantStore tenants;
   DomainRegistry registry;
+  metrics::Metrics* metrics = nullptr;
   std::atomic<int> watches{0};
   std::atomic<bool> stopping{false};
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<v1::TenantService::Service> tenant_service;
   std::unique_ptr<v1::DomainService::Service> domain_service;
+  std::unique_ptr<grpc::health::v1::Health::Service> health_service;
 };
 
 namespace {
@@ -485,30 +520,47 @@ namespace {
 class TenantServiceImpl final : public v1::TenantService::Service {
  public:
   explicit TenantServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
-
   grpc::Status CreateTenant(grpc::ServerContext* ctx, const v1::CreateTenantRequest* req,
                             v1::CreateTenantResponse* resp) override {
+    return impl_.Timed("CreateTenant", [&] { return DoCreateTenant(ctx, req, resp); });
+  }
+  grpc::Status IssueToken(grpc::ServerContext* ctx, const v1::IssueTokenRequest* req,
+                          v1::IssueTokenResponse* resp) override {
+    return impl_.Timed("IssueToken", [&] { return DoIssueToken(ctx, req, resp); });
+  }
+  grpc::Status RevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
+                           v1::RevokeTokenResponse* resp) override {
+    return impl_.Timed("RevokeToken", [&] { return DoRevokeToken(ctx, req, resp); });
+  }
+  grpc::Status ListTenants(grpc::ServerContext* ctx, const v1::ListTenantsRequest* req,
+                           v1::ListTenantsResponse* resp) override {
+    return impl_.Timed("ListTenants", [&] { return DoListTenants(ctx, req, resp); });
+  }
+
+ private:
+  grpc::Status DoCreateTenant(grpc::ServerContext* ctx, const v1::CreateTenantRequest* req,
+                              v1::CreateTenantResponse* resp) {
     if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
       return s;
     }
     return impl_.Run(ctx, impl_.CreateTenant(req->name()), resp);
   }
-  grpc::Status IssueToken(grpc::ServerContext* ctx, const v1::IssueTokenRequest* req,
-                          v1::IssueTokenResponse* resp) override {
+  grpc::Status DoIssueToken(grpc::ServerContext* ctx, const v1::IssueTokenRequest* req,
+                            v1::IssueTokenResponse* resp) {
     if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
       return s;
     }
     return impl_.Run(ctx, impl_.IssueToken(req->tenant_id()), resp);
   }
-  grpc::Status RevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
-                           v1::RevokeTokenResponse* resp) override {
+  grpc::Status DoRevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
+                             v1::RevokeTokenResponse* resp) {
     if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
       return s;
     }
     return impl_.Run(ctx, impl_.RevokeToken(req->tenant_id(), req->token_id()), resp);
   }
-  grpc::Status ListTenants(grpc::ServerContext* ctx, const v1::ListTenantsRequest* /*req*/,
-                           v1::ListTenantsResponse* resp) override {
+  grpc::Status DoListTenants(grpc::ServerContext* ctx, const v1::ListTenantsRequest* /*req*/,
+                             v1::ListTenantsResponse* resp) {
     if (grpc::Status s = impl_.Admin(ctx); !s.ok()) {
       return s;
     }
@@ -522,9 +574,45 @@ class TenantServiceImpl final : public v1::TenantService::Service {
 class DomainServiceImpl final : public v1::DomainService::Service {
  public:
   explicit DomainServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
-
   grpc::Status AddDomain(grpc::ServerContext* ctx, const v1::AddDomainRequest* req,
                          v1::DomainSummary* resp) override {
+    return impl_.Timed("AddDomain", [&] { return DoAddDomain(ctx, req, resp); });
+  }
+  grpc::Status RemoveDomain(grpc::ServerContext* ctx, const v1::RemoveDomainRequest* req,
+                            v1::RemoveDomainResponse* resp) override {
+    return impl_.Timed("RemoveDomain", [&] { return DoRemoveDomain(ctx, req, resp); });
+  }
+  grpc::Status ListDomains(grpc::ServerContext* ctx, const v1::ListDomainsRequest* req,
+                           v1::ListDomainsResponse* resp) override {
+    return impl_.Timed("ListDomains", [&] { return DoListDomains(ctx, req, resp); });
+  }
+  grpc::Status GetDomain(grpc::ServerContext* ctx, const v1::GetDomainRequest* req,
+                         v1::DomainDetail* resp) override {
+    return impl_.Timed("GetDomain", [&] { return DoGetDomain(ctx, req, resp); });
+  }
+  grpc::Status ImportDomains(grpc::ServerContext* ctx,
+                             grpc::ServerReader<v1::ImportDomainsRequest>* reader,
+                             v1::ImportDomainsResponse* resp) override {
+    return impl_.Timed("ImportDomains", [&] { return DoImportDomains(ctx, reader, resp); });
+  }
+  grpc::Status UpdateDomainSettings(grpc::ServerContext* ctx,
+                                    const v1::UpdateDomainSettingsRequest* req,
+                                    v1::DomainSummary* resp) override {
+    return impl_.Timed("UpdateDomainSettings",
+                       [&] { return DoUpdateDomainSettings(ctx, req, resp); });
+  }
+  grpc::Status ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
+                          v1::ListEventsResponse* resp) override {
+    return impl_.Timed("ListEvents", [&] { return DoListEvents(ctx, req, resp); });
+  }
+  grpc::Status CheckNow(grpc::ServerContext* ctx, const v1::CheckNowRequest* req,
+                        v1::DomainDetail* resp) override {
+    return impl_.Timed("CheckNow", [&] { return DoCheckNow(ctx, req, resp); });
+  }
+
+ private:
+  grpc::Status DoAddDomain(grpc::ServerContext* ctx, const v1::AddDomainRequest* req,
+                           v1::DomainSummary* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -533,8 +621,8 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     Changed(s);
     return s;
   }
-  grpc::Status RemoveDomain(grpc::ServerContext* ctx, const v1::RemoveDomainRequest* req,
-                            v1::RemoveDomainResponse* resp) override {
+  grpc::Status DoRemoveDomain(grpc::ServerContext* ctx, const v1::RemoveDomainRequest* req,
+                              v1::RemoveDomainResponse* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -543,16 +631,16 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     Changed(s);
     return s;
   }
-  grpc::Status ListDomains(grpc::ServerContext* ctx, const v1::ListDomainsRequest* req,
-                           v1::ListDomainsResponse* resp) override {
+  grpc::Status DoListDomains(grpc::ServerContext* ctx, const v1::ListDomainsRequest* req,
+                             v1::ListDomainsResponse* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
     }
     return impl_.Run(ctx, impl_.List(tenant, *req), resp);
   }
-  grpc::Status GetDomain(grpc::ServerContext* ctx, const v1::GetDomainRequest* req,
-                         v1::DomainDetail* resp) override {
+  grpc::Status DoGetDomain(grpc::ServerContext* ctx, const v1::GetDomainRequest* req,
+                           v1::DomainDetail* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -567,9 +655,9 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     }
     return s;
   }
-  grpc::Status ImportDomains(grpc::ServerContext* ctx,
-                             grpc::ServerReader<v1::ImportDomainsRequest>* reader,
-                             v1::ImportDomainsResponse* resp) override {
+  grpc::Status DoImportDomains(grpc::ServerContext* ctx,
+                               grpc::ServerReader<v1::ImportDomainsRequest>* reader,
+                               v1::ImportDomainsResponse* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -597,9 +685,9 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     Changed(grpc::Status::OK);
     return grpc::Status::OK;
   }
-  grpc::Status UpdateDomainSettings(grpc::ServerContext* ctx,
-                                    const v1::UpdateDomainSettingsRequest* req,
-                                    v1::DomainSummary* resp) override {
+  grpc::Status DoUpdateDomainSettings(grpc::ServerContext* ctx,
+                                      const v1::UpdateDomainSettingsRequest* req,
+                                      v1::DomainSummary* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -608,16 +696,16 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     Changed(s);
     return s;
   }
-  grpc::Status ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
-                          v1::ListEventsResponse* resp) override {
+  grpc::Status DoListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
+                            v1::ListEventsResponse* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
     }
     return impl_.Run(ctx, impl_.Events(tenant, *req), resp);
   }
-  grpc::Status CheckNow(grpc::ServerContext* ctx, const v1::CheckNowRequest* req,
-                        v1::DomainDetail* resp) override {
+  grpc::Status DoCheckNow(grpc::ServerContext* ctx, const v1::CheckNowRequest* req,
+                          v1::DomainDetail* resp) {
     std::string tenant;
     if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
       return s;
@@ -625,7 +713,11 @@ class DomainServiceImpl final : public v1::DomainService::Service {
     return impl_.Run(ctx, impl_.Check(tenant, req->domain()), resp);
   }
   grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
-                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override {
+    return impl_.Timed("WatchEvents", [&] { return DoWatchEvents(ctx, req, writer); });
+  }
+  grpc::Status DoWatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
+                             grpc::ServerWriter<v1::WatchEventsResponse>* writer);
 
  private:
   void Changed(const grpc::Status& s) {
@@ -741,9 +833,9 @@ class Watch {
   std::chrono::steady_clock::time_point owned_at_{};
 };
 
-grpc::Status DomainServiceImpl::WatchEvents(grpc::ServerContext* ctx,
-                                            const v1::WatchEventsRequest* req,
-                                            grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
+grpc::Status DomainServiceImpl::DoWatchEvents(grpc::ServerContext* ctx,
+                                              const v1::WatchEventsRequest* req,
+                                              grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
   std::string tenant;
   if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
     return s;
@@ -829,6 +921,52 @@ grpc::Status DomainServiceImpl::WatchEvents(grpc::ServerContext* ctx,
   return result;
 }
 
+// grpc.health.v1 from generated code (reflection can describe it): SERVING while the server
+// runs, NOT_SERVING once it stops.
+class HealthServiceImpl final : public grpc::health::v1::Health::Service {
+ public:
+  explicit HealthServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
+
+  grpc::Status Check(grpc::ServerContext* /*ctx*/, const grpc::health::v1::HealthCheckRequest* req,
+                     grpc::health::v1::HealthCheckResponse* resp) override {
+    if (!Known(req->service())) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service " + req->service());
+    }
+    resp->set_status(Current());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Watch(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest* req,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override {
+    grpc::health::v1::HealthCheckResponse resp;
+    resp.set_status(Known(req->service()) ? Current()
+                                          : grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+    if (!writer->Write(resp)) {
+      return grpc::Status::OK;
+    }
+    while (!ctx->IsCancelled() && !impl_.stopping.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (impl_.stopping.load()) {
+      resp.set_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+      writer->Write(resp);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  static bool Known(const std::string& service) {
+    return service.empty() || service == "stswatch.v1.TenantService" ||
+           service == "stswatch.v1.DomainService";
+  }
+  grpc::health::v1::HealthCheckResponse::ServingStatus Current() const {
+    return impl_.stopping.load() ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
+                                 : grpc::health::v1::HealthCheckResponse::SERVING;
+  }
+
+  ApiServer::Impl& impl_;
+};
+
 }  // namespace
 
 ApiServer::ApiServer(asio::io_context& io, store::RedisClient& client,
@@ -839,8 +977,11 @@ ApiServer::ApiServer(asio::io_context& io, store::RedisClient& client,
 
 ApiServer::~ApiServer() { Shutdown(std::chrono::milliseconds(100)); }
 
+void ApiServer::SetMetrics(metrics::Metrics* metrics) { impl_->metrics = metrics; }
+
 absl::Status ApiServer::Start() {
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own grpc.health.v1 (below): the built-in one has no descriptor for reflection.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
@@ -870,6 +1011,8 @@ absl::Status ApiServer::Start() {
   impl_->domain_service = std::make_unique<DomainServiceImpl>(*impl_);
   builder.RegisterService(impl_->tenant_service.get());
   builder.RegisterService(impl_->domain_service.get());
+  impl_->health_service = std::make_unique<HealthServiceImpl>(*impl_);
+  builder.RegisterService(impl_->health_service.get());
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);
   impl_->server = builder.BuildAndStart();

@@ -23,6 +23,10 @@
 #include "store/keys.h"
 #include "store/redis_client.h"
 
+namespace stswatch::metrics {
+class Metrics;
+}  // namespace stswatch::metrics
+
 namespace stswatch::api {
 
 struct ApiOptions {
@@ -57,6 +61,10 @@ class ApiServer {
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
+
+  // Counts every call in stswatch_api_calls_total{method,code} and its duration; nullptr (the
+  // default): no metrics. Not owned; set before Start.
+  void SetMetrics(metrics::Metrics* metrics);
 
   // Listens; an error says why (address in use, unreadable certificate).
   absl::Status Start();

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/time_source.h"
 #include "drift/snapshot.h"
+#include "metrics/metrics.h"
 #include "mtasts/verdict.h"
 #include "store/command.h"
 #include "store/keys.h"
@@ -45,6 +46,8 @@ Options:
   --partitions N       logical partitions of the key space (default 64)
   --log-format FORMAT  text (default) or json
   --log-level LEVEL    debug, info (default), warning or error
+  --metrics-listen HOST:PORT  serve Prometheus metrics (API calls by method and code) at
+                       http://HOST:PORT/metrics (IPv4 HOST; off by default)
 )";
 
 constexpr std::string_view kUsageTail = R"(  -h, --help           show this help
@@ -64,6 +67,7 @@ int RunApi(Args args, CommandIo& io) {
   int partitions = store::kDefaultPartitions;
   std::string log_format = "text";
   std::string log_level = "info";
+  std::string metrics_listen;
   ApiFlags api_flags;
   ProberFlags prober_flags;
   Flags flags;
@@ -71,6 +75,7 @@ int RunApi(Args args, CommandIo& io) {
   flags.Int("--partitions", 1, store::kMaxPartitions, &partitions);
   flags.String("--log-format", &log_format);
   flags.String("--log-level", &log_level);
+  flags.String("--metrics-listen", &metrics_listen);
   AddApiFlags(flags, &api_flags, /*bare=*/true);
   AddProberFlags(flags, &prober_flags);
   bool help = false;
@@ -140,6 +145,17 @@ int RunApi(Args args, CommandIo& io) {
                        });
       },
       nullptr, log);
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!metrics_listen.empty()) {
+    metrics = std::make_unique<metrics::Metrics>();
+    auto listening = metrics::MetricsServer::Start(metrics_listen, *metrics);
+    if (!listening.ok()) {
+      return usage("--metrics-listen: " + std::string(listening.status().message()));
+    }
+    metrics_server = std::move(*listening);
+    server.SetMetrics(metrics.get());
+  }
   const absl::Status started = server.Start();
   if (!started.ok()) {
     log.Error("api.listen_failed",

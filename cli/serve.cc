@@ -189,6 +189,7 @@ class Service {
                          });
         },
         [this] { asio::co_spawn(io_, Reload(), asio::detached); }, log_);
+    api_->SetMetrics(metrics_);
     return api_->Start();
   }
   int api_port() const { return api_ ? api_->port() : 0; }

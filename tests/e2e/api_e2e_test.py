@@ -20,10 +20,16 @@ import threading
 import time
 import unittest
 
+import json
+import urllib.request
+
 import grpc
 
 NET = "127.47"
 API = NET + ".200.1:7400"
+API_TLS = NET + ".200.2:7400"
+METRICS = NET + ".200.1:9400"
+BUF = "/opt/stswatch-tools/buf-1.75.0/node_modules/.bin/buf"
 ADMIN = "admin-" + os.urandom(8).hex()
 
 STSWATCH, TESTBED, PROTO_DIR, SCENARIOS = sys.argv[1:5]
@@ -130,7 +136,8 @@ class ApiTest(unittest.TestCase):
             [STSWATCH, "serve", "--data-dir", os.path.join(WORK, "data"), "--interval", "3s",
              "--timeout", "3", "--resolver", NET + ".0.1:53", "--ca-file",
              os.path.join(cls.tb, "ca/root.pem"), "--allow-private", "--api-listen", API,
-             "--admin-token-file", os.path.join(WORK, "admin-token"), "--api-min-interval", "1s"],
+             "--admin-token-file", os.path.join(WORK, "admin-token"), "--api-min-interval", "1s",
+             "--metrics-listen", METRICS],
             stdout=cls.log, stderr=subprocess.STDOUT)
         cls.channel = grpc.insecure_channel(API)
         grpc.channel_ready_future(cls.channel).result(timeout=60)
@@ -294,12 +301,103 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(fresh.summary.status, "failing")
         self.assertEqual(fresh.mx[0].starttls, "not-offered")
 
+        # --- buf curl (npm, through reflection) and stswatch ctl call the same API.
+        out = subprocess.run([BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                              "--list-methods", "http://" + API],
+                             check=True, capture_output=True, text=True).stdout
+        self.assertIn("stswatch.v1.DomainService/WatchEvents", out)
+        out = subprocess.run([BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                              "-H", "authorization: Bearer " + ta,
+                              "-d", '{"domain": "break.api.test"}',
+                              "http://" + API + "/stswatch.v1.DomainService/GetDomain"],
+                             check=True, capture_output=True, text=True).stdout
+        self.assertEqual(json.loads(out)["summary"]["status"], "failing")
+        refused = subprocess.run([BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                                  "-H", "authorization: Bearer " + tb,
+                                  "-d", '{"domain": "break.api.test"}',
+                                  "http://" + API + "/stswatch.v1.DomainService/GetDomain"],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("not_found", refused.stdout + refused.stderr)
+
+        ctl = [STSWATCH, "ctl", "--server", API]
+        env_a = dict(os.environ, STSWATCH_TOKEN=ta)
+        env_b = dict(os.environ, STSWATCH_TOKEN=tb)
+        env_admin = dict(os.environ, STSWATCH_ADMIN_TOKEN=ADMIN)
+        out = subprocess.run(ctl + ["tenant", "list", "--json"], env=env_admin, check=True,
+                             capture_output=True, text=True).stdout
+        self.assertEqual(sorted(t["name"] for t in json.loads(out)["tenants"]),
+                         ["Hoster A", "Hoster B"])
+        out = subprocess.run(ctl + ["domain", "ls", "--json", "--status", "failing"], env=env_a,
+                             check=True, capture_output=True, text=True).stdout
+        self.assertEqual([json.loads(line)["domain"] for line in out.splitlines()],
+                         ["break.api.test"])
+        out = subprocess.run(ctl + ["domain", "get", "break.api.test"], env=env_a, check=True,
+                             capture_output=True, text=True).stdout
+        self.assertIn("break.api.test: failing (mode enforce)", out)
+        self.assertIn("MX mx-break.api.test: refuse", out)
+        denied = subprocess.run(ctl + ["domain", "get", "break.api.test"], env=env_b,
+                                capture_output=True, text=True)
+        self.assertEqual(denied.returncode, 1)
+        self.assertIn("NOT_FOUND", denied.stderr)
+        out = subprocess.run(ctl + ["events", "break.api.test", "--json"], env=env_a, check=True,
+                             capture_output=True, text=True).stdout
+        self.assertIn("starttls_lost", out)
+
+        # --- The API's metrics: calls by method and code.
+        metrics = urllib.request.urlopen("http://" + METRICS + "/metrics", timeout=10).read()
+        self.assertIn(b'stswatch_api_calls_total{code="NOT_FOUND",method="GetDomain"}', metrics)
+        self.assertIn(b'stswatch_api_calls_total{code="OK",method="ImportDomains"} 1', metrics)
+
         # --- Removing: gone for A, B unaffected.
         RemoveDomain(ch)(api_pb2.RemoveDomainRequest(domain="ok.api.test"), metadata=auth(ta))
         self.assertCode(C.NOT_FOUND, GetDomain(ch), api_pb2.GetDomainRequest(domain="ok.api.test"),
                         metadata=auth(ta))
         watch_a.cancel()
         watch_b.cancel()
+
+    def test_standalone_api_over_tls(self):
+        # `stswatch api` beside serve, on the same Redis, with a certificate for its address.
+        cert = os.path.join(WORK, "api.pem")
+        key = os.path.join(WORK, "api.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=stswatch api test",
+                        "-addext", "subjectAltName=IP:" + API_TLS.split(":")[0]],
+                       check=True, capture_output=True)
+        log = open(os.path.join(WORK, "api.log"), "w")
+        api = subprocess.Popen(
+            [STSWATCH, "api", "--redis", "unix://" + os.path.join(WORK, "data/redis.sock"),
+             "--listen", API_TLS, "--api-tls-cert", cert, "--api-tls-key", key,
+             "--admin-token-file", os.path.join(WORK, "admin-token")],
+            stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with open(cert, "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            channel = grpc.secure_channel(API_TLS, creds)
+            grpc.channel_ready_future(channel).result(timeout=30)
+            t = CreateTenant(channel)(api_pb2.CreateTenantRequest(name="Over TLS"),
+                                      metadata=auth(ADMIN))
+            AddDomain(channel)(api_pb2.AddDomainRequest(domain="ok.api.test"),
+                               metadata=auth(t.token))
+            listed = ListDomains(channel)(api_pb2.ListDomainsRequest(), metadata=auth(t.token))
+            self.assertEqual([d.domain for d in listed.domains], ["ok.api.test"])
+            channel.close()
+            # Plain text is refused on the TLS port.
+            plain = grpc.insecure_channel(API_TLS)
+            with self.assertRaises(grpc.RpcError):
+                ListDomains(plain)(api_pb2.ListDomainsRequest(), metadata=auth(t.token),
+                                   timeout=5)
+            plain.close()
+            out = subprocess.run([STSWATCH, "ctl", "--server", API_TLS, "--ca-file", cert,
+                                  "domain", "ls", "--json"],
+                                 env=dict(os.environ, STSWATCH_TOKEN=t.token), check=True,
+                                 capture_output=True, text=True).stdout
+            self.assertIn('"ok.api.test"', out)
+        finally:
+            api.terminate()
+            self.assertEqual(api.wait(timeout=30), 0)
+            log.close()
 
     def test_health_and_reflection(self):
         health = self.channel.unary_unary("/grpc.health.v1.Health/Check",
