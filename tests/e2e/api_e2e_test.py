@@ -394,6 +394,25 @@ class ApiTest(unittest.TestCase):
                                  env=dict(os.environ, STSWATCH_TOKEN=t.token), check=True,
                                  capture_output=True, text=True).stdout
             self.assertIn('"ok.api.test"', out)
+
+            # Bulk import: 10 000 domains in one client stream (checked daily, so serve, which
+            # shares this Redis, is not flooded).
+            def bulk():
+                for start in range(0, 10000, 1000):
+                    yield api_pb2.ImportDomainsRequest(
+                        domains=[f"d{i}.bulk.api.test" for i in range(start, start + 1000)],
+                        settings=api_pb2.DomainSettings(interval_seconds=86400))
+            channel = grpc.secure_channel(API_TLS, creds)
+            started = time.time()
+            imported = ImportDomains(channel)(bulk(), metadata=auth(t.token), timeout=120)
+            print(f"imported 10000 domains in {time.time() - started:.2f} s", file=sys.stderr)
+            self.assertEqual((imported.added, len(imported.errors)), (10000, 0))
+            page = ListDomains(channel)(api_pb2.ListDomainsRequest(page_size=1000),
+                                        metadata=auth(t.token))
+            self.assertEqual(page.total, 10001)
+            self.assertEqual(len(page.domains), 1000)
+            self.assertTrue(page.next_page_token)
+            channel.close()
         finally:
             api.terminate()
             self.assertEqual(api.wait(timeout=30), 0)
