@@ -20,6 +20,7 @@
 #include "api/domain_registry.h"
 #include "api/event_cursor.h"
 #include "api/tenant_store.h"
+#include "common/grpc_code.h"
 #include "common/time_source.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "metrics/metrics.h"
@@ -278,26 +279,8 @@ struct ApiServer::Impl {
     const auto start = std::chrono::steady_clock::now();
     const grpc::Status s = body();
     if (metrics != nullptr) {
-      static const char* const codes[] = {"OK",
-                                          "CANCELLED",
-                                          "UNKNOWN",
-                                          "INVALID_ARGUMENT",
-                                          "DEADLINE_EXCEEDED",
-                                          "NOT_FOUND",
-                                          "ALREADY_EXISTS",
-                                          "PERMISSION_DENIED",
-                                          "RESOURCE_EXHAUSTED",
-                                          "FAILED_PRECONDITION",
-                                          "ABORTED",
-                                          "OUT_OF_RANGE",
-                                          "UNIMPLEMENTED",
-                                          "INTERNAL",
-                                          "UNAVAILABLE",
-                                          "DATA_LOSS",
-                                          "UNAUTHENTICATED"};
-      const int code = s.error_code();
       metrics->ApiCall(
-          method, code >= 0 && code <= 16 ? codes[code] : "UNKNOWN",
+          method, GrpcCodeName(s.error_code()),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     return s;

@@ -14,6 +14,7 @@
 #include "cli/api_options.h"
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
+#include "cli/redis_log.h"
 #include "common/log.h"
 #include "common/time_source.h"
 #include "drift/snapshot.h"
@@ -116,10 +117,7 @@ int RunApi(Args args, CommandIo& io) {
     return usage(std::string(prober.status().message()));
   }
   store::RedisClient client(io_context.get_executor(), *endpoint);
-  client.SetLogger([&log](std::string_view message) {
-    log.Log(message.starts_with("connected") ? LogLevel::kInfo : LogLevel::kWarning,
-            "redis.connection", {{"message", std::string(message)}});
-  });
+  LogRedisConnection(client, log);
   store::StateStoreOptions store_options;
   store_options.keys = options->keys;
   store::RedisStateStore state(io_context.get_executor(), client, store_options, clock);

@@ -13,6 +13,7 @@
 
 #include "cli/flags.h"
 #include "common/duration.h"
+#include "common/grpc_code.h"
 #include "common/time_format.h"
 #include "stswatch/v1/api.grpc.pb.h"
 
@@ -86,26 +87,8 @@ std::string When(std::int64_t ms) {
 }
 
 int Failed(CommandIo& io, const grpc::Status& status) {
-  static const char* const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  const int code = status.error_code();
-  io.err << "stswatch ctl: " << (code >= 0 && code <= 16 ? names[code] : "ERROR") << ": "
-         << status.error_message() << "\n";
+  io.err << "stswatch ctl: " << GrpcCodeName(status.error_code()) << ": " << status.error_message()
+         << "\n";
   return kExitFailed;
 }
 

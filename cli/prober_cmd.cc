@@ -18,6 +18,7 @@
 
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
+#include "cli/redis_log.h"
 #include "common/log.h"
 #include "common/stable_hash.h"
 #include "common/time_source.h"
@@ -203,10 +204,7 @@ int RunProber(Args args, CommandIo& io) {
     t->history_key = store_options.keys.prefix() + ":checks";
     t->history_max = std::to_string(history_max);
     t->client = std::make_unique<store::RedisClient>(t->io.get_executor(), *endpoint);
-    t->client->SetLogger([&log](std::string_view message) {
-      log.Log(message.starts_with("connected") ? LogLevel::kInfo : LogLevel::kWarning,
-              "redis.connection", {{"message", std::string(message)}});
-    });
+    LogRedisConnection(*t->client, log);
     t->store = std::make_unique<store::RedisStateStore>(t->io.get_executor(), *t->client,
                                                         store_options, clock);
     t->store->SetLogger([&log](std::string_view message) {

@@ -17,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "cli/flags.h"
+#include "cli/redis_log.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_source.h"
@@ -239,10 +240,7 @@ int RunScheduler(Args args, CommandIo& io) {
       std::max(milliseconds(200), std::chrono::duration_cast<milliseconds>(lease) / 4);
   redis_options.connect_timeout = redis_options.command_timeout;
   store::RedisClient client(io_context.get_executor(), *endpoint, redis_options);
-  client.SetLogger([&log](std::string_view message) {
-    log.Log(message.starts_with("connected") ? LogLevel::kInfo : LogLevel::kWarning,
-            "redis.connection", {{"message", std::string(message)}});
-  });
+  LogRedisConnection(client, log);
   scheduler::LeaseOptions lease_options;
   lease_options.key = keys.prefix() + ":lease:scheduler";
   lease_options.epoch_key = keys.Epoch("scheduler");

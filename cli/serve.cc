@@ -24,6 +24,7 @@
 #include "cli/api_options.h"
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
+#include "cli/redis_log.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_source.h"
@@ -138,11 +139,7 @@ class Service {
   bool Init(ProberStack& prober, const store::RedisEndpoint& endpoint) {
     prober_ = &prober;
     client_ = std::make_unique<store::RedisClient>(io_.get_executor(), endpoint);
-    client_->SetLogger([this](std::string_view message) {
-      // Connecting is news; losing the connection or failing to connect is a warning.
-      log_.Log(message.starts_with("connected") ? LogLevel::kInfo : LogLevel::kWarning,
-               "redis.connection", {{"message", std::string(message)}});
-    });
+    LogRedisConnection(*client_, log_);
     store::StateStoreOptions options;
     options.keys = keys_;
     options.history_max = args_.history_max;
