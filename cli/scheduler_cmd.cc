@@ -21,6 +21,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_source.h"
+#include "metrics/metrics.h"
 #include "scheduler/dispatcher.h"
 #include "scheduler/domain_source.h"
 #include "scheduler/lease.h"
@@ -61,6 +62,8 @@ Options:
   --id ID               this scheduler's id (default host:pid:random)
   --log-format FORMAT   text (default) or json
   --log-level LEVEL     debug, info (default), warning or error
+  --metrics-listen HOST:PORT  Prometheus metrics (queue, workers, outstanding, backlog) at
+                        http://HOST:PORT/metrics (IPv4 HOST; off by default)
   -h, --help            show this help
 
 SIGTERM releases the lease (a standby takes over at once) and exits.
@@ -184,6 +187,7 @@ int RunScheduler(Args args, CommandIo& io) {
   std::string id;
   std::string log_format = "text";
   std::string log_level = "info";
+  std::string metrics_listen;
   Flags flags;
   flags.String("--redis", &redis);
   flags.String("--listen", &listen);
@@ -198,6 +202,7 @@ int RunScheduler(Args args, CommandIo& io) {
   flags.String("--id", &id);
   flags.String("--log-format", &log_format);
   flags.String("--log-level", &log_level);
+  flags.String("--metrics-listen", &metrics_listen);
   bool help = false;
   const auto usage = [&](const std::string& message) {
     io.err << "stswatch scheduler: " << message << "\nTry 'stswatch scheduler --help'.\n";
@@ -281,6 +286,29 @@ int RunScheduler(Args args, CommandIo& io) {
   }
   log.Info("scheduler.listening", {{"listen", listen}, {"port", std::to_string(port)}, {"id", id}});
 
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  asio::steady_timer gauges(io_context);
+  std::function<void()> update_gauges = [&] {
+    const scheduler::DueQueue* queue = dispatcher.queue();
+    metrics->SetQueue(queue == nullptr ? 0 : queue->size(), dispatcher.outstanding(), 0);
+    metrics->SetDispatch(dispatcher.workers(), dispatcher.backlog());
+    gauges.expires_after(std::chrono::seconds(5));
+    gauges.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) {
+        update_gauges();
+      }
+    });
+  };
+  if (!metrics_listen.empty()) {
+    metrics = std::make_unique<metrics::Metrics>();
+    auto listening = metrics::MetricsServer::Start(metrics_listen, *metrics);
+    if (!listening.ok()) {
+      return usage("--metrics-listen: " + std::string(listening.status().message()));
+    }
+    metrics_server = std::move(*listening);
+    update_gauges();
+  }
   client.Start();
   scheduler_lease.Start();
 
@@ -301,6 +329,7 @@ int RunScheduler(Args args, CommandIo& io) {
     }
     log.Info("scheduler.stopping", {{"signal", strsignal(signal)}});
     dispatcher.Deactivate("stopping");
+    gauges.cancel();
     hup.cancel();
     // Release the lease so that a standby takes over at once, then stop.
     scheduler_lease.Stop([&] {

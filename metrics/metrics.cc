@@ -135,7 +135,17 @@ Metrics::Metrics()
       check_duration_all_(check_duration_.Add({}, Buckets(kCheckDurationBuckets))),
       queue_depth_all_(queue_depth_.Add({})),
       in_flight_all_(in_flight_.Add({})),
-      pending_writes_all_(pending_writes_.Add({})) {
+      pending_writes_all_(pending_writes_.Add({})),
+      workers_(prometheus::BuildGauge()
+                   .Name(std::string(kSchedulerWorkers))
+                   .Help("Prober workers attached to the active scheduler.")
+                   .Register(*registry_)
+                   .Add({})),
+      backlog_(prometheus::BuildGauge()
+                   .Name(std::string(kDispatchBacklog))
+                   .Help("Due checks waiting for their worker's credit (overload).")
+                   .Register(*registry_)
+                   .Add({})) {
   for (const std::string_view status : kCheckStatuses) {
     checks_.Add({{"status", std::string(status)}});
   }
@@ -167,6 +177,11 @@ void Metrics::SetQueue(std::size_t depth, std::size_t in_flight, std::size_t pen
   queue_depth_all_.Set(static_cast<double>(depth));
   in_flight_all_.Set(static_cast<double>(in_flight));
   pending_writes_all_.Set(static_cast<double>(pending_writes));
+}
+
+void Metrics::SetDispatch(std::size_t workers, std::size_t backlog) {
+  workers_.Set(static_cast<double>(workers));
+  backlog_.Set(static_cast<double>(backlog));
 }
 
 void Metrics::ApiCall(std::string_view method, std::string_view code, double seconds) {

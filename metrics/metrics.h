@@ -42,6 +42,8 @@ inline constexpr std::string_view kEventsTotal = "stswatch_events_total";
 inline constexpr std::string_view kQueueDepth = "stswatch_queue_depth";
 inline constexpr std::string_view kChecksInFlight = "stswatch_checks_in_flight";
 inline constexpr std::string_view kPendingWrites = "stswatch_pending_writes";
+inline constexpr std::string_view kSchedulerWorkers = "stswatch_scheduler_workers";
+inline constexpr std::string_view kDispatchBacklog = "stswatch_dispatch_backlog";
 inline constexpr std::string_view kApiCallsTotal = "stswatch_api_calls_total";
 inline constexpr std::string_view kApiCallDurationSeconds = "stswatch_api_call_duration_seconds";
 
@@ -97,6 +99,10 @@ class Metrics {
   void Event(std::string_view kind, std::string_view severity);
   // The gauges: domains scheduled, checks running, results waiting to be written.
   void SetQueue(std::size_t depth, std::size_t in_flight, std::size_t pending_writes);
+  // The distributed scheduler's gauges: workers attached, and due checks waiting because their
+  // worker has no credit (overload). Its queue and outstanding assignments go to SetQueue.
+  void SetDispatch(std::size_t workers, std::size_t backlog);
+
   // One API call: stswatch_api_calls_total{method, code} and
   // stswatch_api_call_duration_seconds{method}. `method` is the RPC name ("ListDomains"), `code`
   // the status code's name ("OK", "NOT_FOUND", ...).
@@ -123,6 +129,8 @@ class Metrics {
   prometheus::Gauge& queue_depth_all_;
   prometheus::Gauge& in_flight_all_;
   prometheus::Gauge& pending_writes_all_;
+  prometheus::Gauge& workers_;
+  prometheus::Gauge& backlog_;
 };
 
 // An HTTP server for /metrics.

@@ -41,6 +41,14 @@ std::size_t Dispatcher::outstanding() const {
   return n;
 }
 
+std::size_t Dispatcher::backlog() const {
+  std::size_t n = 0;
+  for (const auto& [link, w] : workers_) {
+    n += w.backlog.size();
+  }
+  return n;
+}
+
 void Dispatcher::Activate(
     std::uint32_t epoch, const std::vector<MonitoredDomain>& domains,
     const std::map<std::string, std::chrono::system_clock::time_point>& last_checks) {
@@ -362,10 +370,7 @@ void Dispatcher::Beat() {
 }
 
 void Dispatcher::Progress() {
-  std::size_t backlog = 0;
-  for (const auto& [link, w] : workers_) {
-    backlog += w.backlog.size();
-  }
+  const std::size_t backlog = this->backlog();
   const auto now = clock_.Now();
   std::string lag = "0";
   if (const auto next = queue_->NextDue(); next && *next < now) {

@@ -114,6 +114,8 @@ class Dispatcher {
   const DueQueue* queue() const { return queue_.get(); }
   // Assignments outstanding, in all.
   std::size_t outstanding() const;
+  // Due domains waiting for their worker's credit, in all.
+  std::size_t backlog() const;
 
  private:
   struct InFlight {
