@@ -64,7 +64,7 @@ std::string EventCursor::Encode() const {
 }
 
 absl::StatusOr<EventCursor> EventCursor::Decode(std::string_view text, int partitions) {
-  if (text.size() > 64 * 1024 || !text.starts_with(kPrefix) || partitions < 1) {
+  if (text.size() > std::size_t{64} * 1024 || !text.starts_with(kPrefix) || partitions < 1) {
     return Bad();
   }
   text.remove_prefix(kPrefix.size());

@@ -277,7 +277,7 @@ struct ApiServer::Impl {
   template <typename F>
   grpc::Status Timed(std::string_view method, F&& body) {
     const auto start = std::chrono::steady_clock::now();
-    const grpc::Status s = body();
+    grpc::Status s = body();
     if (metrics != nullptr) {
       metrics->ApiCall(
           method, GrpcCodeName(s.error_code()),
@@ -439,7 +439,7 @@ struct ApiServer::Impl {
     }
     auto snapshot = co_await asio::async_initiate<decltype(asio::use_awaitable),
                                                   void(absl::StatusOr<drift::Snapshot>)>(
-        [this](auto handler, std::string d) {
+        [this](auto handler, const std::string& d) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           check_now(d, [shared](absl::StatusOr<drift::Snapshot> result) {
             auto ex = asio::get_associated_executor(*shared);
@@ -805,7 +805,7 @@ class Watch {
     co_return out;
   }
 
-  store::RedisClient& client() { return client_; }
+  store::RedisClient& Client() { return client_; }
 
  private:
   ApiServer::Impl& impl_;
@@ -850,7 +850,7 @@ grpc::Status DomainServiceImpl::DoWatchEvents(grpc::ServerContext* ctx,
     std::promise<void> made;
     asio::post(impl_.io, [&] {
       watch = std::make_shared<Watch>(impl_, tenant, std::move(*cursor));
-      watch->client().Start();
+      watch->Client().Start();
       made.set_value();
     });
     made.get_future().wait();
@@ -891,7 +891,7 @@ grpc::Status DomainServiceImpl::DoWatchEvents(grpc::ServerContext* ctx,
   {
     std::promise<void> gone;
     asio::post(impl_.io, [&] {
-      watch->client().Stop();
+      watch->Client().Stop();
       watch.reset();
       gone.set_value();
     });

@@ -128,9 +128,10 @@ int RunApi(Args args, CommandIo& io) {
 
   api::ApiServer server(
       io_context, client, *endpoint, *options,
-      [&](const std::string& domain, std::function<void(absl::StatusOr<drift::Snapshot>)> done) {
+      [&](const std::string& domain,
+          const std::function<void(absl::StatusOr<drift::Snapshot>)>& done) {
         asio::co_spawn(io_context, ObserveSnapshot(*(*prober)->checker, clock, domain),
-                       [&, done](const std::exception_ptr& e, drift::Snapshot snapshot) {
+                       [&, done](const std::exception_ptr& e, const drift::Snapshot& snapshot) {
                          if (e) {
                            done(absl::InternalError("the check failed unexpectedly"));
                            return;

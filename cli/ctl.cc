@@ -117,8 +117,8 @@ class Client {
     }
   }
 
-  v1::TenantService::Stub& tenants() { return *tenants_; }
-  v1::DomainService::Stub& domains() { return *domains_; }
+  v1::TenantService::Stub& Tenants() { return *tenants_; }
+  v1::DomainService::Stub& Domains() { return *domains_; }
 
  private:
   const Options& options_;
@@ -282,7 +282,7 @@ int RunCtl(Args args, CommandIo& io) {
     v1::CreateTenantRequest req;
     req.set_name(words[2]);
     v1::CreateTenantResponse resp;
-    const grpc::Status s = client.tenants().CreateTenant(&ctx, req, &resp);
+    const grpc::Status s = client.Tenants().CreateTenant(&ctx, req, &resp);
     if (!s.ok()) {
       return Failed(io, s);
     }
@@ -299,7 +299,7 @@ int RunCtl(Args args, CommandIo& io) {
     grpc::ClientContext ctx;
     client.Prepare(ctx, admin);
     v1::ListTenantsResponse resp;
-    const grpc::Status s = client.tenants().ListTenants(&ctx, v1::ListTenantsRequest(), &resp);
+    const grpc::Status s = client.Tenants().ListTenants(&ctx, v1::ListTenantsRequest(), &resp);
     if (!s.ok()) {
       return Failed(io, s);
     }
@@ -320,7 +320,7 @@ int RunCtl(Args args, CommandIo& io) {
     v1::IssueTokenRequest req;
     req.set_tenant_id(words[2]);
     v1::IssueTokenResponse resp;
-    const grpc::Status s = client.tenants().IssueToken(&ctx, req, &resp);
+    const grpc::Status s = client.Tenants().IssueToken(&ctx, req, &resp);
     if (!s.ok()) {
       return Failed(io, s);
     }
@@ -334,7 +334,7 @@ int RunCtl(Args args, CommandIo& io) {
     req.set_tenant_id(words[2]);
     req.set_token_id(words[3]);
     v1::RevokeTokenResponse resp;
-    const grpc::Status s = client.tenants().RevokeToken(&ctx, req, &resp);
+    const grpc::Status s = client.Tenants().RevokeToken(&ctx, req, &resp);
     return s.ok() ? kExitOk : Failed(io, s);
   }
   if ((w0 == "domain" && (w1 == "add" || w1 == "set")) && need(3)) {
@@ -351,12 +351,12 @@ int RunCtl(Args args, CommandIo& io) {
       v1::AddDomainRequest req;
       req.set_domain(words[2]);
       *req.mutable_settings() = settings;
-      s = client.domains().AddDomain(&ctx, req, &resp);
+      s = client.Domains().AddDomain(&ctx, req, &resp);
     } else {
       v1::UpdateDomainSettingsRequest req;
       req.set_domain(words[2]);
       *req.mutable_settings() = settings;
-      s = client.domains().UpdateDomainSettings(&ctx, req, &resp);
+      s = client.Domains().UpdateDomainSettings(&ctx, req, &resp);
     }
     if (!s.ok()) {
       return Failed(io, s);
@@ -370,7 +370,7 @@ int RunCtl(Args args, CommandIo& io) {
     v1::RemoveDomainRequest req;
     req.set_domain(words[2]);
     v1::RemoveDomainResponse resp;
-    const grpc::Status s = client.domains().RemoveDomain(&ctx, req, &resp);
+    const grpc::Status s = client.Domains().RemoveDomain(&ctx, req, &resp);
     return s.ok() ? kExitOk : Failed(io, s);
   }
   if (w0 == "domain" && w1 == "ls" && need(2)) {
@@ -389,7 +389,7 @@ int RunCtl(Args args, CommandIo& io) {
       req.set_page_size(static_cast<std::uint32_t>(page_size));
       req.set_page_token(page_token);
       v1::ListDomainsResponse resp;
-      const grpc::Status s = client.domains().ListDomains(&ctx, req, &resp);
+      const grpc::Status s = client.Domains().ListDomains(&ctx, req, &resp);
       if (!s.ok()) {
         return Failed(io, s);
       }
@@ -422,11 +422,11 @@ int RunCtl(Args args, CommandIo& io) {
     if (w0 == "check") {
       v1::CheckNowRequest req;
       req.set_domain(words[1]);
-      s = client.domains().CheckNow(&ctx, req, &resp);
+      s = client.Domains().CheckNow(&ctx, req, &resp);
     } else {
       v1::GetDomainRequest req;
       req.set_domain(words[2]);
-      s = client.domains().GetDomain(&ctx, req, &resp);
+      s = client.Domains().GetDomain(&ctx, req, &resp);
     }
     if (!s.ok()) {
       return Failed(io, s);
@@ -451,7 +451,7 @@ int RunCtl(Args args, CommandIo& io) {
     grpc::ClientContext ctx;
     client.Prepare(ctx, token);
     v1::ImportDomainsResponse resp;
-    auto writer = client.domains().ImportDomains(&ctx, &resp);
+    auto writer = client.Domains().ImportDomains(&ctx, &resp);
     v1::ImportDomainsRequest batch;
     std::string line;
     bool ok = true;
@@ -493,7 +493,7 @@ int RunCtl(Args args, CommandIo& io) {
     req.set_domain(words[1]);
     req.set_page_size(static_cast<std::uint32_t>(page_size));
     v1::ListEventsResponse resp;
-    const grpc::Status s = client.domains().ListEvents(&ctx, req, &resp);
+    const grpc::Status s = client.Domains().ListEvents(&ctx, req, &resp);
     if (!s.ok()) {
       return Failed(io, s);
     }
@@ -511,7 +511,7 @@ int RunCtl(Args args, CommandIo& io) {
     client.Prepare(ctx, token, /*deadline=*/false);
     v1::WatchEventsRequest req;
     req.set_cursor(cursor);
-    auto reader = client.domains().WatchEvents(&ctx, req);
+    auto reader = client.Domains().WatchEvents(&ctx, req);
     v1::WatchEventsResponse resp;
     while (reader->Read(&resp)) {
       if (o.json) {

@@ -101,7 +101,7 @@ void RecordCheck(ProberThread& t, const std::string& worker, const stswatch::v1:
 
 asio::awaitable<void> RunCheck(ProberThread& t, const TimeSource& clock, std::string worker,
                                stswatch::v1::CheckAssignment a,
-                               std::function<void(prober::CheckReport)> done) {
+                               const std::function<void(prober::CheckReport)>& done) {
   const std::string domain = a.domain();
   const std::string token = a.token();
   prober::CheckReport report;

@@ -161,8 +161,9 @@ class Service {
     monitor.queue.startup_spread = std::min(args_.interval, seconds(600));
     monitor.queue.seed = std::random_device{}();
     monitor_ = std::make_unique<scheduler::Monitor>(
-        io_.get_executor(), monitor, [this](std::string domain) { return CheckDomain(domain); },
-        *store_, [this] { return store::FencingToken(epoch_, ++sequence_); }, clock_, log_);
+        io_.get_executor(), monitor,
+        [this](std::string domain) { return CheckDomain(std::move(domain)); }, *store_,
+        [this] { return store::FencingToken(epoch_, ++sequence_); }, clock_, log_);
     return true;
   }
 
@@ -171,25 +172,25 @@ class Service {
     api_ = std::make_unique<api::ApiServer>(
         io_, *client_, endpoint, options,
         [this](const std::string& domain,
-               std::function<void(absl::StatusOr<drift::Snapshot>)> done) {
-          asio::co_spawn(io_, CheckDomain(domain),
-                         [this, done](const std::exception_ptr& e, drift::Snapshot snapshot) {
-                           if (e) {
-                             done(absl::InternalError("the check failed unexpectedly"));
-                             return;
-                           }
-                           store::CheckResult result{
-                               snapshot, store::FencingToken(epoch_, ++sequence_), clock_.Now()};
-                           store_->Write(
-                               std::move(result),
-                               [done, snapshot](const store::WriteResult&) { done(snapshot); });
-                         });
+               const std::function<void(absl::StatusOr<drift::Snapshot>)>& done) {
+          asio::co_spawn(
+              io_, CheckDomain(domain),
+              [this, done](const std::exception_ptr& e, const drift::Snapshot& snapshot) {
+                if (e) {
+                  done(absl::InternalError("the check failed unexpectedly"));
+                  return;
+                }
+                store::CheckResult result{snapshot, store::FencingToken(epoch_, ++sequence_),
+                                          clock_.Now()};
+                store_->Write(std::move(result),
+                              [done, snapshot](const store::WriteResult&) { done(snapshot); });
+              });
         },
         [this] { asio::co_spawn(io_, Reload(), asio::detached); }, log_);
     api_->SetMetrics(metrics_);
     return api_->Start();
   }
-  int api_port() const { return api_ ? api_->port() : 0; }
+  int ApiPort() const { return api_ ? api_->port() : 0; }
   void JoinApi() {
     if (api_stopper_.joinable()) {
       api_stopper_.join();
@@ -593,7 +594,7 @@ int RunServe(Args args, CommandIo& io) {
       return kExitError;
     }
     log.Info("api.listening", {{"listen", a.api.listen},
-                               {"port", std::to_string(service.api_port())},
+                               {"port", std::to_string(service.ApiPort())},
                                {"tls", a.api.tls_cert.empty() ? "no" : "yes"}});
   }
   service.Start();

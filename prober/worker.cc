@@ -71,7 +71,7 @@ class Worker::Stream final : public std::enable_shared_from_this<Worker::Stream>
 
   void Cancel() { context_.TryCancel(); }
 
-  const std::string& address() const { return address_; }
+  const std::string& Address() const { return address_; }
 
  private:
   void WriteLoop() {
@@ -225,13 +225,13 @@ void Worker::OnMessage(Stream* stream, const v1::SchedulerMessage& message) {
     if (w.lease_timeout_ms() > 0) {
       lease_timeout_ = std::chrono::milliseconds(w.lease_timeout_ms());
     }
-    log_.Info("prober.attached", {{"scheduler", stream->address()},
+    log_.Info("prober.attached", {{"scheduler", stream->Address()},
                                   {"scheduler_id", w.scheduler_id()},
                                   {"epoch", std::to_string(w.epoch())},
                                   {"running", std::to_string(running_)}});
     GrantCredits();
   } else if (message.has_standby()) {
-    log_.Info("prober.standby_scheduler", {{"scheduler", stream->address()},
+    log_.Info("prober.standby_scheduler", {{"scheduler", stream->Address()},
                                            {"scheduler_id", message.standby().scheduler_id()}});
     // It ends the stream; the next address is tried at once.
     backoff_ = std::chrono::milliseconds(0);
@@ -300,10 +300,10 @@ void Worker::OnStreamDone(Stream* stream, const std::string& why, bool /*standby
     return;
   }
   if (welcomed_) {
-    log_.Warn("prober.detached", {{"scheduler", stream->address()}, {"reason", why}});
+    log_.Warn("prober.detached", {{"scheduler", stream->Address()}, {"reason", why}});
   } else {
     log_.Log(backoff_.count() == 0 ? LogLevel::kDebug : LogLevel::kWarning, "prober.connect_failed",
-             {{"scheduler", stream->address()}, {"reason", why}});
+             {{"scheduler", stream->Address()}, {"reason", why}});
   }
   stream_.reset();
   welcomed_ = false;
@@ -329,7 +329,7 @@ void Worker::OnStreamDone(Stream* stream, const std::string& why, bool /*standby
 void Worker::Beat() {
   if (stream_ && welcomed_) {
     if (std::chrono::steady_clock::now() - last_heard_ > lease_timeout_) {
-      log_.Warn("prober.scheduler_silent", {{"scheduler", stream_->address()}});
+      log_.Warn("prober.scheduler_silent", {{"scheduler", stream_->Address()}});
       stream_->Cancel();
     } else {
       v1::WorkerMessage beat;

@@ -122,9 +122,9 @@ class Cluster {
     return out;
   }
 
-  const std::string& url() const { return url_; }
-  store::RedisClient& client() { return *client_; }
-  boost::asio::io_context& io() { return io_; }
+  const std::string& Url() const { return url_; }
+  store::RedisClient& Client() { return *client_; }
+  boost::asio::io_context& Io() { return io_; }
 
  private:
   store::testing::TestRedis redis_;
@@ -186,7 +186,7 @@ TEST(DistributedTest, SurvivesWorkerAndSchedulerFailures) {
   const std::string s2_addr = std::string(kNet) + ".200.2:7411";
   const auto scheduler = [&](const std::string& id, const std::string& addr) {
     return std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{stswatch, "scheduler", "--redis", cluster.url(), "--listen", addr,
+        std::vector<std::string>{stswatch, "scheduler", "--redis", cluster.Url(), "--listen", addr,
                                  "--domains", dir.path() + "/domains", "--interval", "20s",
                                  "--lease", "3s", "--worker-timeout", "3s", "--heartbeat", "1s",
                                  "--id", id},
@@ -195,7 +195,7 @@ TEST(DistributedTest, SurvivesWorkerAndSchedulerFailures) {
   const auto worker = [&](const std::string& id) {
     return std::make_unique<BackgroundProcess>(
         std::vector<std::string>{stswatch, "prober", "--scheduler", s1_addr + "," + s2_addr,
-                                 "--redis", cluster.url(), "--id", id, "--capacity", "64",
+                                 "--redis", cluster.Url(), "--id", id, "--capacity", "64",
                                  "--timeout", "3", "--resolver", testbed->resolver(), "--ca-file",
                                  testbed->ca_file(), "--allow-private", "--log-level", "debug"},
         dir.path() + "/" + id + ".log");
@@ -339,7 +339,7 @@ TEST(DistributedTest, SurvivesWorkerAndSchedulerFailures) {
     for (const auto& [domain, t] : last) {
       worst = std::max(worst, end - t);
     }
-    EXPECT_LE(worst, 2 * 1000 * kInterval.count() + 1000 * kSlack.count())
+    EXPECT_LE(worst, std::int64_t{2000} * kInterval.count() + std::int64_t{1000} * kSlack.count())
         << "longest time a domain went unchecked, ms";
     std::cout << "longest gap between two checks of a domain: " << worst << " ms\n";
   }
@@ -361,10 +361,10 @@ TEST(DistributedTest, SurvivesWorkerAndSchedulerFailures) {
        "20s", "--timeout", "3", "--resolver", testbed->resolver(), "--ca-file", testbed->ca_file(),
        "--allow-private", "--concurrency", "256"},
       dir.path() + "/serve.log");
-  store::RedisClient alone_client(cluster.io().get_executor(), alone.endpoint(),
+  store::RedisClient alone_client(cluster.Io().get_executor(), alone.endpoint(),
                                   store::testing::FastOptions());
   alone_client.Start();
-  ASSERT_TRUE(store::testing::RunUntil(cluster.io(), [&] { return alone_client.connected(); }));
+  ASSERT_TRUE(store::testing::RunUntil(cluster.Io(), [&] { return alone_client.connected(); }));
   ASSERT_TRUE(WaitFor(
       [&] {
         return cluster.StateHashes(alone_client).size() == static_cast<std::size_t>(kDomains);
@@ -373,7 +373,7 @@ TEST(DistributedTest, SurvivesWorkerAndSchedulerFailures) {
       << serve.Log();
   serve.Signal(SIGTERM);
   EXPECT_EQ(serve.Wait(seconds(30)), 0);
-  const auto distributed = cluster.StateHashes(cluster.client());
+  const auto distributed = cluster.StateHashes(cluster.Client());
   const auto single = cluster.StateHashes(alone_client);
   ASSERT_EQ(distributed.size(), single.size());
   int differ = 0;

@@ -75,7 +75,7 @@ class DispatcherTest : public ::testing::Test {
     m.mutable_credit()->set_credits(credits);
     dispatcher_->Received(&link, m);
   }
-  void Done(FakeLink& link, const v1::CheckAssignment& a, std::vector<std::string> mx = {}) {
+  void Done(FakeLink& link, const v1::CheckAssignment& a, const std::vector<std::string>& mx = {}) {
     v1::WorkerMessage m;
     v1::CheckDone* d = m.mutable_done();
     d->set_dispatch_id(a.dispatch_id());
@@ -90,6 +90,7 @@ class DispatcherTest : public ::testing::Test {
 
   std::vector<MonitoredDomain> Domains(int n) {
     std::vector<MonitoredDomain> d;
+    d.reserve(n);
     for (int i = 0; i < n; ++i) {
       d.push_back({"d" + std::to_string(i) + ".test", std::chrono::seconds(0)});
     }
