@@ -101,7 +101,7 @@ void RecordCheck(ProberThread& t, const std::string& worker, const stswatch::v1:
 
 asio::awaitable<void> RunCheck(ProberThread& t, const TimeSource& clock, std::string worker,
                                stswatch::v1::CheckAssignment a,
-                               const std::function<void(prober::CheckReport)>& done) {
+                               std::function<void(prober::CheckReport)> done) {
   const std::string domain = a.domain();
   const std::string token = a.token();
   prober::CheckReport report;
@@ -222,7 +222,7 @@ int RunProber(Args args, CommandIo& io) {
   prober::Worker worker(
       control.get_executor(), options,
       [&pool, &clock, &id](const stswatch::v1::CheckAssignment& a,
-                           std::function<void(prober::CheckReport)> done) {
+                           const std::function<void(prober::CheckReport)>& done) {
         // Domains stay on one thread, where their shared MX probes are.
         ProberThread& t = *pool[StableHash(a.domain()) % pool.size()];
         asio::co_spawn(t.io, RunCheck(t, clock, id, a, done), [done](const std::exception_ptr& e) {
