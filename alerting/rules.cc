@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "absl/status/status.h"
+#include "common/json_reader.h"
 #include "mtasts/policy.h"
 
 namespace stswatch::alerting {
@@ -419,155 +420,35 @@ json::object PolicyJson(const TenantPolicy& p) {
   return o;
 }
 
-// Reads members of one object; the first error is kept in `status`, naming the member.
-class Reader {
- public:
-  Reader(const json::object& object, std::string path, absl::Status& status)
-      : object_(object), path_(std::move(path)), status_(status) {}
+using Reader = JsonReader;
 
-  const json::value* Get(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    return v == nullptr || v->is_null() ? nullptr : v;
-  }
-  std::string String(std::string_view key) {
-    const json::value* v = Get(key);
-    if (v == nullptr) {
-      return "";
-    }
-    if (!v->is_string()) {
-      Fail(key, "a string");
-      return "";
-    }
-    return std::string(v->get_string());
-  }
-  std::int64_t Int(std::string_view key) {
-    const json::value* v = Get(key);
-    if (v == nullptr) {
-      return 0;
-    }
-    if (v->is_int64()) {
-      return v->get_int64();
-    }
-    if (v->is_uint64() && v->get_uint64() <= INT64_MAX) {
-      return static_cast<std::int64_t>(v->get_uint64());
-    }
-    Fail(key, "an integer");
-    return 0;
-  }
-  std::uint32_t Uint32(std::string_view key) {
-    const std::int64_t v = Int(key);
-    if (v < 0 || v > UINT32_MAX) {
-      Fail(key, "a 32-bit unsigned integer");
-      return 0;
-    }
-    return static_cast<std::uint32_t>(v);
-  }
-  int Hour(std::string_view key, int lo, int hi) {
-    const std::int64_t v = Int(key);
-    if (v < lo || v > hi) {
-      Fail(key, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-      return 0;
-    }
-    return static_cast<int>(v);
-  }
-  Time TimeNs(std::string_view key) { return FromNanos(Int(key)); }
-  std::optional<Time> OptionalTimeNs(std::string_view key) {
-    if (Get(key) == nullptr) {
-      return std::nullopt;
-    }
-    return TimeNs(key);
-  }
-  Severity SeverityMember(std::string_view key) {
-    if (Get(key) == nullptr) {
-      return Severity::kInfo;
-    }
-    const std::string name = String(key);
-    const std::optional<Severity> s = SeverityFromName(name);
-    if (!s) {
-      Fail(key, "info, warning or critical");
-      return Severity::kInfo;
-    }
-    return *s;
-  }
-  std::vector<std::string> Strings(std::string_view key) {
-    std::vector<std::string> out;
-    const json::value* v = Get(key);
-    if (v == nullptr) {
-      return out;
-    }
-    if (!v->is_array()) {
-      Fail(key, "an array of strings");
-      return out;
-    }
-    out.reserve(v->get_array().size());
-    for (const json::value& e : v->get_array()) {
-      if (!e.is_string()) {
-        Fail(key, "an array of strings");
-        return {};
-      }
-      out.emplace_back(e.get_string());
-    }
-    return out;
-  }
-  const json::object* Object(std::string_view key) {
-    const json::value* v = Get(key);
-    if (v == nullptr) {
-      return nullptr;
-    }
-    if (!v->is_object()) {
-      Fail(key, "an object");
-      return nullptr;
-    }
-    return &v->get_object();
-  }
-  const json::object* RequiredObject(std::string_view key) {
-    const json::object* o = Object(key);
-    if (o == nullptr) {
-      Fail(key, "an object");
-    }
-    return o;
-  }
-  // Calls `each(reader)` for each object of an array member.
-  template <typename F>
-  void Objects(std::string_view key, F each) {
-    const json::value* v = Get(key);
-    if (v == nullptr) {
-      return;
-    }
-    if (!v->is_array()) {
-      Fail(key, "an array of objects");
-      return;
-    }
-    const json::array& a = v->get_array();
-    for (std::size_t i = 0; i < a.size() && status_.ok(); ++i) {
-      if (!a[i].is_object()) {
-        Fail(std::string(key) + "[" + std::to_string(i) + "]", "an object");
-        return;
-      }
-      Reader r(a[i].get_object(), Path(key) + "[" + std::to_string(i) + "]", status_);
-      each(r);
-    }
-  }
-  std::string Path(std::string_view key) const { return path_ + "." + std::string(key); }
-  void Fail(std::string_view key, std::string_view what) {
-    if (status_.ok()) {
-      status_ = absl::InvalidArgumentError("alert state member " + Path(key) + " is not " +
-                                           std::string(what));
-    }
-  }
-  absl::Status& StatusRef() { return status_; }
+// Members of the alert state beyond plain JSON types.
+Time TimeNs(Reader& r, std::string_view key) { return FromNanos(r.Int(key)); }
 
- private:
-  const json::object& object_;
-  std::string path_;
-  absl::Status& status_;
-};
+std::optional<Time> OptionalTimeNs(Reader& r, std::string_view key) {
+  if (r.Get(key) == nullptr) {
+    return std::nullopt;
+  }
+  return TimeNs(r, key);
+}
+
+Severity SeverityMember(Reader& r, std::string_view key) {
+  if (r.Get(key) == nullptr) {
+    return Severity::kInfo;
+  }
+  const std::optional<Severity> s = SeverityFromName(r.String(key));
+  if (!s) {
+    r.Fail(key, "info, warning or critical");
+    return Severity::kInfo;
+  }
+  return *s;
+}
 
 Problem ReadProblem(Reader& r) {
   Problem p;
   p.domain = r.String("domain");
   p.key = r.String("key");
-  p.severity = r.SeverityMember("severity");
+  p.severity = SeverityMember(r, "severity");
   p.summary = r.String("summary");
   p.detail = r.String("detail");
   p.fix = r.String("fix");
@@ -578,7 +459,7 @@ Problem ReadProblem(Reader& r) {
 
 Problem ReadProblemMember(Reader& r) {
   if (const json::object* o = r.RequiredObject("problem")) {
-    Reader pr(*o, r.Path("problem"), r.StatusRef());
+    Reader pr = r.Child(*o, r.Path("problem"));
     return ReadProblem(pr);
   }
   return {};
@@ -588,12 +469,12 @@ AlertBook::Alert ReadAlert(Reader& r) {
   AlertBook::Alert a;
   a.id = r.String("id");
   a.problem = ReadProblemMember(r);
-  a.opened_at = r.TimeNs("opened_at_ns");
-  a.resolved_at = r.OptionalTimeNs("resolved_at_ns");
+  a.opened_at = TimeNs(r, "opened_at_ns");
+  a.resolved_at = OptionalTimeNs(r, "resolved_at_ns");
   a.event_ids = r.Strings("event_ids");
   a.sent = r.Uint32("sent");
-  a.notified_severity = r.SeverityMember("notified_severity");
-  a.last_sent_at = r.TimeNs("last_sent_at_ns");
+  a.notified_severity = SeverityMember(r, "notified_severity");
+  a.last_sent_at = TimeNs(r, "last_sent_at_ns");
   return a;
 }
 
@@ -609,10 +490,10 @@ Notification ReadNotification(Reader& r) {
   n.alert_id = r.String("alert_id");
   n.sequence = r.Uint32("sequence");
   n.problem = ReadProblemMember(r);
-  n.previous_severity = r.SeverityMember("previous_severity");
-  n.opened_at = r.TimeNs("opened_at_ns");
-  n.resolved_at = r.OptionalTimeNs("resolved_at_ns");
-  n.time = r.TimeNs("time_ns");
+  n.previous_severity = SeverityMember(r, "previous_severity");
+  n.opened_at = TimeNs(r, "opened_at_ns");
+  n.resolved_at = OptionalTimeNs(r, "resolved_at_ns");
+  n.time = TimeNs(r, "time_ns");
   n.event_ids = r.Strings("event_ids");
   return n;
 }
@@ -620,18 +501,18 @@ Notification ReadNotification(Reader& r) {
 TenantPolicy ReadPolicy(Reader& r) {
   TenantPolicy p;
   p.tenant = r.String("tenant");
-  p.minimum_severity = r.SeverityMember("minimum_severity");
+  p.minimum_severity = SeverityMember(r, "minimum_severity");
   p.muted_domains = r.Strings("muted_domains");
   if (const json::object* q = r.Object("quiet_hours")) {
-    Reader qr(*q, r.Path("quiet_hours"), r.StatusRef());
+    Reader qr = r.Child(*q, r.Path("quiet_hours"));
     QuietHours quiet;
-    quiet.start_hour = qr.Hour("start_hour", 0, 23);
-    quiet.end_hour = qr.Hour("end_hour", 0, 23);
-    quiet.utc_offset_minutes = qr.Hour("utc_offset_minutes", -24 * 60, 24 * 60);
+    quiet.start_hour = static_cast<int>(qr.IntIn("start_hour", 0, 23));
+    quiet.end_hour = static_cast<int>(qr.IntIn("end_hour", 0, 23));
+    quiet.utc_offset_minutes = static_cast<int>(qr.IntIn("utc_offset_minutes", -24 * 60, 24 * 60));
     p.quiet_hours = quiet;
   }
   p.reminder_interval = std::chrono::seconds(r.Int("reminder_interval_s"));
-  p.minimum_reminder_severity = r.SeverityMember("minimum_reminder_severity");
+  p.minimum_reminder_severity = SeverityMember(r, "minimum_reminder_severity");
   return p;
 }
 
@@ -1252,7 +1133,7 @@ absl::StatusOr<AlertBook> AlertBook::FromJson(std::string_view text, AlertBookOp
     return absl::InvalidArgumentError("alert state is not a JSON object");
   }
   absl::Status status;
-  Reader root(v.get_object(), "state", status);
+  Reader root(v.get_object(), "state", "alert state", status);
   if (const std::int64_t version = root.Int("version"); version != kStateVersion) {
     return absl::InvalidArgumentError("alert state version " + std::to_string(version) +
                                       " is not " + std::to_string(kStateVersion));
@@ -1262,13 +1143,13 @@ absl::StatusOr<AlertBook> AlertBook::FromJson(std::string_view text, AlertBookOp
     const std::string name = r.String("tenant");
     TenantState& t = book.tenants_[name];
     if (const json::object* p = r.RequiredObject("policy")) {
-      Reader pr(*p, r.Path("policy"), status);
+      Reader pr = r.Child(*p, r.Path("policy"));
       t.policy = ReadPolicy(pr);
     }
     if (const json::object* seen = r.Object("seen")) {
       for (const auto& member : *seen) {
-        Reader sr(*seen, r.Path("seen"), status);
-        t.seen.emplace(std::string(member.key()), sr.TimeNs(member.key()));
+        Reader sr = r.Child(*seen, r.Path("seen"));
+        t.seen.emplace(std::string(member.key()), TimeNs(sr, member.key()));
       }
     }
     if (const json::object* domains = r.Object("domains")) {
@@ -1277,8 +1158,8 @@ absl::StatusOr<AlertBook> AlertBook::FromJson(std::string_view text, AlertBookOp
           r.Fail("domains." + std::string(member.key()), "an object");
           return;
         }
-        Reader dr(member.value().get_object(), r.Path("domains") + "." + std::string(member.key()),
-                  status);
+        Reader dr = r.Child(member.value().get_object(),
+                            r.Path("domains") + "." + std::string(member.key()));
         DomainFacts& f = t.domains[std::string(member.key())];
         f.mode = dr.String("mode");
         f.max_age = dr.Uint32("max_age");

@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "absl/status/status.h"
+#include "common/json_reader.h"
 #include "mtasts/policy.h"
 
 namespace stswatch::drift {
@@ -140,109 +141,12 @@ json::value CertJson(const std::optional<CertSnapshot>& cert) {
   return o;
 }
 
-// Reading back: a small cursor over one object, remembering the first error.
-class Reader {
- public:
-  Reader(const json::object& object, std::string path, absl::Status& status)
-      : object_(object), path_(std::move(path)), status_(status) {}
-
-  std::string String(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return "";
-    }
-    if (!v->is_string()) {
-      Fail(key, "a string");
-      return "";
-    }
-    return std::string(v->get_string());
-  }
-  bool Bool(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return false;
-    }
-    if (!v->is_bool()) {
-      Fail(key, "true or false");
-      return false;
-    }
-    return v->get_bool();
-  }
-  std::int64_t Int(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return 0;
-    }
-    if (v->is_int64()) {
-      return v->get_int64();
-    }
-    if (v->is_uint64() && v->get_uint64() <= INT64_MAX) {
-      return static_cast<std::int64_t>(v->get_uint64());
-    }
-    Fail(key, "an integer");
-    return 0;
-  }
-  std::vector<std::string> Strings(std::string_view key) {
-    std::vector<std::string> out;
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return out;
-    }
-    if (!v->is_array()) {
-      Fail(key, "an array of strings");
-      return out;
-    }
-    for (const json::value& e : v->get_array()) {
-      if (!e.is_string()) {
-        Fail(key, "an array of strings");
-        return {};
-      }
-      out.emplace_back(e.get_string());
-    }
-    return out;
-  }
-  const json::object* Object(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return nullptr;
-    }
-    if (!v->is_object()) {
-      Fail(key, "an object");
-      return nullptr;
-    }
-    return &v->get_object();
-  }
-  const json::array* Array(std::string_view key) {
-    const json::value* v = object_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      return nullptr;
-    }
-    if (!v->is_array()) {
-      Fail(key, "an array");
-      return nullptr;
-    }
-    return &v->get_array();
-  }
-  std::string Path(std::string_view key) const { return path_ + "." + std::string(key); }
-  void Fail(std::string_view key, std::string_view want) {
-    if (status_.ok()) {
-      status_ = absl::InvalidArgumentError("snapshot member " + Path(key) + " is not " +
-                                           std::string(want));
-    }
-  }
-
- private:
-  const json::object& object_;
-  std::string path_;
-  absl::Status& status_;
-};
-
-std::optional<CertSnapshot> ReadCert(Reader& parent, std::string_view key, absl::Status& status) {
+std::optional<CertSnapshot> ReadCert(JsonReader& parent, std::string_view key) {
   const json::object* o = parent.Object(key);
   if (o == nullptr) {
     return std::nullopt;
   }
-  Reader r(*o, parent.Path(key), status);
+  JsonReader r = parent.Child(*o, parent.Path(key));
   CertSnapshot c;
   c.sha256 = r.String("sha256");
   c.subject = r.String("subject");
@@ -428,7 +332,7 @@ absl::StatusOr<Snapshot> FromJson(std::string_view text) {
     return absl::InvalidArgumentError("snapshot is not a JSON object");
   }
   absl::Status status;
-  Reader r(v.get_object(), "snapshot", status);
+  JsonReader r(v.get_object(), "snapshot", "snapshot", status);
   Snapshot s;
   s.domain = r.String("domain");
   s.status = r.String("status");
@@ -438,55 +342,42 @@ absl::StatusOr<Snapshot> FromJson(std::string_view text) {
   s.policy_sha256 = r.String("policy_sha256");
   s.policy_body = r.String("policy_body");
   s.mode = r.String("mode");
-  const std::int64_t max_age = r.Int("max_age");
-  if (max_age < 0 || max_age > UINT32_MAX) {
-    r.Fail("max_age", "a 32-bit unsigned integer");
-  } else {
-    s.max_age = static_cast<std::uint32_t>(max_age);
-  }
+  s.max_age = r.Uint32("max_age");
   s.policy_mx = r.Strings("policy_mx");
-  s.policy_cert = ReadCert(r, "policy_cert", status);
+  s.policy_cert = ReadCert(r, "policy_cert");
   s.tlsrpt = r.String("tlsrpt");
   s.mx_hosts = r.Strings("mx_hosts");
-  if (const json::array* mx = r.Array("mx")) {
-    for (std::size_t i = 0; i < mx->size(); ++i) {
-      const std::string path = r.Path("mx") + "[" + std::to_string(i) + "]";
-      if (!(*mx)[i].is_object()) {
-        if (status.ok()) {
-          status = absl::InvalidArgumentError("snapshot member " + path + " is not an object");
-        }
-        break;
+  int index = 0;
+  r.Objects("mx", [&](JsonReader& e) {
+    MxSnapshot m;
+    m.host = e.String("host");
+    m.covered = e.Bool("covered");
+    const std::string starttls = e.String("starttls");
+    bool known = false;
+    for (const StartTls t : {StartTls::kEstablished, StartTls::kNotOffered, StartTls::kFailed,
+                             StartTls::kUnreachable}) {
+      if (StartTlsName(t) == starttls) {
+        m.starttls = t;
+        known = true;
       }
-      Reader e((*mx)[i].get_object(), path, status);
-      MxSnapshot m;
-      m.host = e.String("host");
-      m.covered = e.Bool("covered");
-      const std::string starttls = e.String("starttls");
-      bool known = false;
-      for (const StartTls t : {StartTls::kEstablished, StartTls::kNotOffered, StartTls::kFailed,
-                               StartTls::kUnreachable}) {
-        if (StartTlsName(t) == starttls) {
-          m.starttls = t;
-          known = true;
-        }
-      }
-      if (!known) {
-        e.Fail("starttls", "established, not-offered, failed or unreachable");
-      }
-      m.tls_version = e.String("tls_version");
-      m.cert = ReadCert(e, "cert", status);
-      m.deliver = e.Bool("deliver");
-      m.result_type = e.String("result_type");
-      for (const MxSnapshot& other : s.mx) {
-        if (other.host == m.host && status.ok()) {
-          // Diff pairs MX hosts by name: a host listed twice has no meaning.
-          status =
-              absl::InvalidArgumentError("snapshot member " + path + ".host repeats " + m.host);
-        }
-      }
-      s.mx.push_back(std::move(m));
     }
-  }
+    if (!known) {
+      e.Fail("starttls", "established, not-offered, failed or unreachable");
+    }
+    m.tls_version = e.String("tls_version");
+    m.cert = ReadCert(e, "cert");
+    m.deliver = e.Bool("deliver");
+    m.result_type = e.String("result_type");
+    for (const MxSnapshot& other : s.mx) {
+      if (other.host == m.host) {
+        // Diff pairs MX hosts by name: a host listed twice has no meaning.
+        e.Error(absl::InvalidArgumentError("snapshot member " + r.Path("mx") + "[" +
+                                           std::to_string(index) + "].host repeats " + m.host));
+      }
+    }
+    s.mx.push_back(std::move(m));
+    ++index;
+  });
   s.findings = r.Strings("findings");
   if (!status.ok()) {
     return status;
