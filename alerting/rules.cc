@@ -508,7 +508,7 @@ TenantPolicy ReadPolicy(Reader& r) {
     QuietHours quiet;
     quiet.start_hour = static_cast<int>(qr.IntIn("start_hour", 0, 23));
     quiet.end_hour = static_cast<int>(qr.IntIn("end_hour", 0, 23));
-    constexpr std::int64_t kDayMinutes = 24 * 60;
+    constexpr std::int64_t kDayMinutes = std::int64_t{24} * 60;
     quiet.utc_offset_minutes =
         static_cast<int>(qr.IntIn("utc_offset_minutes", -kDayMinutes, kDayMinutes));
     p.quiet_hours = quiet;
