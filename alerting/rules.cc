@@ -401,7 +401,7 @@ json::object NotificationJson(const Notification& n) {
   return o;
 }
 
-json::object PolicyJson(const TenantPolicy& p) {
+json::object PolicyJsonImpl(const TenantPolicy& p) {
   json::object o;
   o["tenant"] = p.tenant;
   o["minimum_severity"] = SeverityName(p.minimum_severity);
@@ -498,7 +498,7 @@ Notification ReadNotification(Reader& r) {
   return n;
 }
 
-TenantPolicy ReadPolicy(Reader& r) {
+TenantPolicy ReadPolicyImpl(Reader& r) {
   TenantPolicy p;
   p.tenant = r.String("tenant");
   p.minimum_severity = SeverityMember(r, "minimum_severity");
@@ -537,6 +537,12 @@ bool Quiet(const TenantPolicy& policy, Time now) {
 }
 
 }  // namespace
+
+boost::json::object TenantPolicyJson(const TenantPolicy& policy) {
+  return PolicyJsonImpl(policy);
+}
+
+TenantPolicy ReadTenantPolicy(JsonReader& reader) { return ReadPolicyImpl(reader); }
 
 std::string_view SeverityName(Severity severity) { return drift::EventSeverityName(severity); }
 
@@ -1084,7 +1090,7 @@ std::string AlertBook::ToJson() const {
   for (const auto& [name, t] : tenants_) {
     json::object o;
     o["tenant"] = name;
-    o["policy"] = PolicyJson(t.policy);
+    o["policy"] = PolicyJsonImpl(t.policy);
     json::object seen;
     for (const auto& [id, when] : t.seen) {
       seen[id] = Nanos(when);
@@ -1146,7 +1152,7 @@ absl::StatusOr<AlertBook> AlertBook::FromJson(std::string_view text, AlertBookOp
     TenantState& t = book.tenants_[name];
     if (const json::object* p = r.RequiredObject("policy")) {
       Reader pr = r.Child(*p, r.Path("policy"));
-      t.policy = ReadPolicy(pr);
+      t.policy = ReadPolicyImpl(pr);
     }
     if (const json::object* seen = r.Object("seen")) {
       for (const auto& member : *seen) {

@@ -25,7 +25,10 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "absl/status/statusor.h"
+#include "common/json_reader.h"
 #include "drift/events.h"
 #include "drift/snapshot.h"
 
@@ -107,6 +110,12 @@ struct TenantPolicy {
 };
 
 bool IsMuted(const TenantPolicy& policy, std::string_view domain);
+
+// A policy as JSON (members tenant, minimum_severity, muted_domains, quiet_hours,
+// reminder_interval_s, minimum_reminder_severity), as in the alert state; and back, absent
+// members taking their defaults, errors in `reader`'s status.
+boost::json::object TenantPolicyJson(const TenantPolicy& policy);
+TenantPolicy ReadTenantPolicy(JsonReader& reader);
 
 enum class NotificationKind {
   kOpened,     // The first notification of an alert.

@@ -64,11 +64,12 @@ boost::asio::awaitable<Replies> Batch(store::RedisClient& client,
 std::vector<std::string> ScriptCommand(const std::string& verb, const std::string& script,
                                        const ScriptCall& call) {
   std::vector<std::string> args;
-  args.reserve(4 + call.args.size());
+  args.reserve(4 + call.more_keys.size() + call.args.size());
   args.push_back(verb);
   args.push_back(script);
-  args.emplace_back("1");
+  args.push_back(std::to_string(1 + call.more_keys.size()));
   args.push_back(call.key);
+  args.insert(args.end(), call.more_keys.begin(), call.more_keys.end());
   args.insert(args.end(), call.args.begin(), call.args.end());
   return args;
 }

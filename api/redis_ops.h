@@ -36,8 +36,8 @@ boost::asio::awaitable<absl::StatusOr<store::RedisReply>> Run(store::RedisClient
 boost::asio::awaitable<absl::StatusOr<std::vector<store::RedisReply>>> Pipeline(
     store::RedisClient& client, std::vector<std::vector<std::string>> commands);
 
-// A Lua script and its SHA-1. Scripts here take exactly one key, so that each call touches one
-// Redis Cluster slot.
+// A Lua script and its SHA-1. The API's scripts take exactly one key, so that each call touches
+// one Redis Cluster slot.
 class RedisScript {
  public:
   explicit RedisScript(std::string source);
@@ -51,6 +51,9 @@ class RedisScript {
 
 struct ScriptCall {
   std::string key;
+  // Further keys (KEYS[2], ...): only for scripts whose keys share a slot or that run on a
+  // single Redis node.
+  std::vector<std::string> more_keys;
   std::vector<std::string> args;
 };
 

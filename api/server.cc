@@ -15,6 +15,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
+#include "alerting/alert_store.h"
+#include "api/alert_convert.h"
 #include "api/convert.h"
 #include "api/domain_name.h"
 #include "api/domain_registry.h"
@@ -82,7 +84,8 @@ struct ApiServer::Impl {
         log(log),
         tenants(client, clock),
         registry(client, RegistryOptions{this->options.keys, this->options.min_interval,
-                                         this->options.max_domains_per_tenant}) {}
+                                         this->options.max_domains_per_tenant}),
+        alerts(client, alerting::AlertKeys(this->options.keys.prefix())) {}
 
   // --- The storage layer's results as the wire's messages.
 
@@ -234,6 +237,90 @@ struct ApiServer::Impl {
       v1::ImportError* pe = out.add_errors();
       pe->set_domain(e.domain);
       pe->set_error(e.error);
+    }
+    co_return out;
+  }
+
+  // --- Alerting (alerting/alert_store.h).
+
+  asio::awaitable<absl::StatusOr<v1::AlertSettings>> GetAlertSettings(std::string tenant) {
+    absl::StatusOr<alerting::AlertSettings> s = co_await alerts.GetSettings(tenant);
+    if (!s.ok()) {
+      co_return s.status();
+    }
+    co_return AlertSettingsToProto(*s);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::AlertSettings>> SetAlertSettings(std::string tenant,
+                                                                      v1::AlertSettings wanted) {
+    absl::StatusOr<alerting::AlertSettings> previous = co_await alerts.GetSettings(tenant);
+    if (!previous.ok()) {
+      co_return previous.status();
+    }
+    absl::StatusOr<alerting::AlertSettings> next = AlertSettingsFromProto(
+        wanted, tenant, *previous,
+        options.webhook_filter ? &*options.webhook_filter : nullptr);
+    if (!next.ok()) {
+      co_return next.status();
+    }
+    if (absl::Status s = co_await alerts.SetSettings(*next); !s.ok()) {
+      co_return s;
+    }
+    co_return AlertSettingsToProto(*next);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ListOpenAlertsResponse>> OpenAlerts(std::string tenant,
+                                                                         std::string name) {
+    std::string domain;
+    if (!name.empty()) {
+      absl::StatusOr<std::string> d = NormalizeDomainName(name);
+      if (!d.ok()) {
+        co_return d.status();
+      }
+      domain = *d;
+    }
+    absl::StatusOr<std::string> json = co_await alerts.Book(tenant);
+    if (!json.ok()) {
+      co_return json.status();
+    }
+    v1::ListOpenAlertsResponse out;
+    if (json->empty()) {
+      co_return out;
+    }
+    absl::StatusOr<alerting::AlertBook> book = alerting::AlertBook::FromJson(*json);
+    if (!book.ok()) {
+      co_return absl::InternalError("the stored alert state is unreadable: " +
+                                    std::string(book.status().message()));
+    }
+    for (const alerting::AlertBook::Alert& a : book->OpenAlerts(tenant)) {
+      if (domain.empty() || a.problem.domain == domain) {
+        FillOpenAlert(a, *out.add_alerts());
+      }
+    }
+    co_return out;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::ListDeliveriesResponse>> Deliveries(std::string tenant,
+                                                                         std::string which,
+                                                                         std::uint32_t limit) {
+    if (!which.empty() && which != "dead" && which != "sent") {
+      co_return absl::InvalidArgumentError("which must be \"dead\" or \"sent\"");
+    }
+    const int count = static_cast<int>(limit == 0 ? kDefaultPageSize
+                                                  : std::min<std::size_t>(limit, kMaxPageSize));
+    // Not a conditional expression with two co_awaits: GCC 12 mishandles those.
+    absl::StatusOr<std::vector<alerting::DeliveryRecord>> records;
+    if (which == "sent") {
+      records = co_await alerts.Sent(tenant, count);
+    } else {
+      records = co_await alerts.DeadLetters(tenant, count);
+    }
+    if (!records.ok()) {
+      co_return records.status();
+    }
+    v1::ListDeliveriesResponse out;
+    for (const alerting::DeliveryRecord& r : *records) {
+      FillDeliveryRecord(r, *out.add_deliveries());
     }
     co_return out;
   }
@@ -489,12 +576,14 @@ struct ApiServer::Impl {
   RealTimeSource clock;
   TenantStore tenants;
   DomainRegistry registry;
+  alerting::AlertStore alerts;
   metrics::Metrics* metrics = nullptr;
   std::atomic<int> watches{0};
   std::atomic<bool> stopping{false};
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<v1::TenantService::Service> tenant_service;
   std::unique_ptr<v1::DomainService::Service> domain_service;
+  std::unique_ptr<v1::AlertService::Service> alert_service;
   std::unique_ptr<grpc::health::v1::Health::Service> health_service;
 };
 
@@ -714,6 +803,55 @@ class DomainServiceImpl final : public v1::DomainService::Service {
 
 // One watch: its own Redis connection on the shared io_context, a blocking XREAD over every
 // partition's events stream, the tenant's domains refreshed every few seconds.
+class AlertServiceImpl final : public v1::AlertService::Service {
+ public:
+  explicit AlertServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
+  grpc::Status GetAlertSettings(grpc::ServerContext* ctx, const v1::GetAlertSettingsRequest* req,
+                                v1::AlertSettings* resp) override {
+    return impl_.Timed("GetAlertSettings", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      (void)req;
+      return impl_.Run(ctx, impl_.GetAlertSettings(tenant), resp);
+    });
+  }
+  grpc::Status SetAlertSettings(grpc::ServerContext* ctx, const v1::AlertSettings* req,
+                                v1::AlertSettings* resp) override {
+    return impl_.Timed("SetAlertSettings", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.SetAlertSettings(tenant, *req), resp);
+    });
+  }
+  grpc::Status ListOpenAlerts(grpc::ServerContext* ctx, const v1::ListOpenAlertsRequest* req,
+                              v1::ListOpenAlertsResponse* resp) override {
+    return impl_.Timed("ListOpenAlerts", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.OpenAlerts(tenant, req->domain()), resp);
+    });
+  }
+  grpc::Status ListDeliveries(grpc::ServerContext* ctx, const v1::ListDeliveriesRequest* req,
+                              v1::ListDeliveriesResponse* resp) override {
+    return impl_.Timed("ListDeliveries", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.Deliveries(tenant, req->which(), req->limit()), resp);
+    });
+  }
+
+ private:
+  ApiServer::Impl& impl_;
+};
+
 class Watch {
  public:
   Watch(ApiServer::Impl& impl, std::string tenant, EventCursor cursor)
@@ -940,7 +1078,7 @@ class HealthServiceImpl final : public grpc::health::v1::Health::Service {
  private:
   static bool Known(const std::string& service) {
     return service.empty() || service == "stswatch.v1.TenantService" ||
-           service == "stswatch.v1.DomainService";
+           service == "stswatch.v1.DomainService" || service == "stswatch.v1.AlertService";
   }
   grpc::health::v1::HealthCheckResponse::ServingStatus Current() const {
     return impl_.stopping.load() ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
@@ -994,6 +1132,8 @@ absl::Status ApiServer::Start() {
   impl_->domain_service = std::make_unique<DomainServiceImpl>(*impl_);
   builder.RegisterService(impl_->tenant_service.get());
   builder.RegisterService(impl_->domain_service.get());
+  impl_->alert_service = std::make_unique<AlertServiceImpl>(*impl_);
+  builder.RegisterService(impl_->alert_service.get());
   impl_->health_service = std::make_unique<HealthServiceImpl>(*impl_);
   builder.RegisterService(impl_->health_service.get());
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);

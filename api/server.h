@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -20,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "common/log.h"
 #include "drift/snapshot.h"
+#include "prober/address_filter.h"
 #include "store/keys.h"
 #include "store/redis_client.h"
 
@@ -43,6 +45,9 @@ struct ApiOptions {
   // Longest a unary call may run, whatever deadline the client set (0: none).
   std::chrono::seconds max_call{120};
   std::size_t max_domains_per_tenant = 100000;
+  // Where webhooks may point: a webhook URL with an IP literal it refuses is refused when set
+  // (names are judged by the alerter after resolution). Unset: URLs are checked for syntax only.
+  std::optional<prober::AddressFilter> webhook_filter;
 };
 
 // Checks a domain now and stores the result like a scheduled check; `done` gets the snapshot.

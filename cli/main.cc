@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/alerter_cmd.h"
 #include "cli/api_cmd.h"
 #include "cli/check.h"
 #include "cli/command.h"
@@ -37,6 +38,7 @@ Commands:
   scheduler  distributed mode: hand due checks to prober workers (active/standby)
   prober     distributed mode: a worker that runs the checks a scheduler assigns
   api        the public gRPC API as a process of its own (serve has it with --api-listen)
+  alerter    alerts by e-mail and webhook as a process of its own (serve runs one)
   ctl        call the public API from the shell: tenants, domains, events, watch, check
 
 Options:
@@ -83,6 +85,8 @@ int main(int argc, char** argv) {
     status = stswatch::cli::RunProber(rest, io);
   } else if (command == "api") {
     status = stswatch::cli::RunApi(rest, io);
+  } else if (command == "alerter") {
+    status = stswatch::cli::RunAlerter(rest, io);
   } else if (command == "ctl") {
     status = stswatch::cli::RunCtl(rest, io);
   } else if (command == "status") {

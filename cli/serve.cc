@@ -20,7 +20,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "alerting/alerter.h"
 #include "api/server.h"
+#include "cli/alerter_setup.h"
 #include "cli/api_options.h"
 #include "cli/flags.h"
 #include "cli/prober_setup.h"
@@ -84,6 +86,7 @@ Options:
                        default; HOST an IPv4 address, port 0 picks a free port)
   --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
   --api-listen HOST:PORT  serve the public gRPC API here (off by default)
+  --no-alerter         do not run the alerter (alerts then wait in Redis for 'stswatch alerter')
 )";
 
 constexpr std::string_view kUsageProber =
@@ -114,6 +117,8 @@ struct ServeArgs {
   std::string clock_offset_file;
   ProberFlags prober;
   ApiFlags api;
+  AlerterFlags alerter;
+  bool no_alerter = false;
 };
 
 int Usage(CommandIo& io, const std::string& message) {
@@ -191,6 +196,15 @@ class Service {
     return api_->Start();
   }
   int ApiPort() const { return api_ ? api_->port() : 0; }
+
+  // The alerter inside serve (unless --no-alerter): tenants' channels and the operator's.
+  void StartAlerter(AlerterSetup setup, const store::RedisEndpoint& endpoint) {
+    alerter_setup_ = std::move(setup);
+    alerter_setup_.options.keys = keys_;
+    alerter_ = std::make_unique<alerting::Alerter>(
+        io_, *client_, endpoint, *prober_->resolver, *alerter_setup_.tls,
+        *alerter_setup_.webhook_filter, clock_, log_, alerter_setup_.options);
+  }
   void JoinApi() {
     if (api_stopper_.joinable()) {
       api_stopper_.join();
@@ -207,6 +221,9 @@ class Service {
 
   void Start() {
     client_->Start();
+    if (alerter_) {
+      alerter_->Start();
+    }
     ReloadPeriodically();
     if (metrics_ != nullptr) {
       UpdateGauges();
@@ -384,6 +401,10 @@ class Service {
       // The API's handlers wait on this io_context: stop it from another thread.
       api_stopper_ = std::thread([api = api_.get()] { api->Shutdown(std::chrono::seconds(2)); });
     }
+    if (alerter_) {
+      // Deliveries in flight stay stored and are attempted again by the next alerter.
+      alerter_->Stop();
+    }
     drain_deadline_ = std::chrono::steady_clock::now() + args_.drain_timeout;
     monitor_->Drain([this] { WaitForWrites(); });
   }
@@ -452,6 +473,8 @@ class Service {
   metrics::Metrics* metrics_ = nullptr;
   std::unique_ptr<store::RedisClient> client_;
   std::unique_ptr<api::ApiServer> api_;
+  AlerterSetup alerter_setup_;
+  std::unique_ptr<alerting::Alerter> alerter_;
   std::thread api_stopper_;
   asio::steady_timer reload_timer_;
   bool started_ = false;
@@ -488,6 +511,8 @@ int RunServe(Args args, CommandIo& io) {
   flags.String("--log-level", &a.log_level);
   flags.String("--metrics-listen", &a.metrics_listen);
   AddApiFlags(flags, &a.api, /*bare=*/false);
+  AddAlerterFlags(flags, &a.alerter);
+  flags.Switch("--no-alerter", &a.no_alerter);
   flags.String("--clock-offset-file", &a.clock_offset_file);
   AddProberFlags(flags, &a.prober);
   a.prober.share_window_seconds = -1;  // Unset: derived from the interval below.
@@ -501,7 +526,8 @@ int RunServe(Args args, CommandIo& io) {
         static_cast<int>(std::min<std::int64_t>(300, a.interval.count() / 2));
   }
   if (help) {
-    io.out << kUsageHead << kApiFlagsHelp << kProberFlagsHelp << kUsageProber << kUsageTail;
+    io.out << kUsageHead << kApiFlagsHelp << kProberFlagsHelp << kUsageProber
+           << kAlerterFlagsHelp << kUsageTail;
     return kExitOk;
   }
   const auto format = ParseLogFormat(a.log_format);
@@ -529,6 +555,10 @@ int RunServe(Args args, CommandIo& io) {
   auto prober = BuildProber(io_context, a.prober);
   if (!prober.ok()) {
     return Usage(io, std::string(prober.status().message()));
+  }
+  absl::StatusOr<AlerterSetup> alerter = BuildAlerter(a.alerter);
+  if (!alerter.ok()) {
+    return Usage(io, std::string(alerter.status().message()));
   }
 
   std::unique_ptr<metrics::Metrics> metrics;
@@ -587,6 +617,7 @@ int RunServe(Args args, CommandIo& io) {
       return Usage(io, std::string(api_options.status().message()));
     }
     api_options->keys = store::KeySchema(a.partitions);
+    api_options->webhook_filter = *alerter->webhook_filter;
     const absl::Status started = service.StartApi(*api_options, endpoint);
     if (!started.ok()) {
       log.Error("api.listen_failed",
@@ -596,6 +627,14 @@ int RunServe(Args args, CommandIo& io) {
     log.Info("api.listening", {{"listen", a.api.listen},
                                {"port", std::to_string(service.ApiPort())},
                                {"tls", a.api.tls_cert.empty() ? "no" : "yes"}});
+  }
+  if (!a.no_alerter) {
+    log.Info("alerter.configured",
+             {{"smtp_relay", a.alerter.smtp_relay.empty() ? "none" : a.alerter.smtp_relay},
+              {"operator_channels", alerter->options.operator_settings
+                                        ? std::to_string(alerter->options.operator_settings->channels.size())
+                                        : "0"}});
+    service.StartAlerter(std::move(*alerter), endpoint);
   }
   service.Start();
   io_context.run();

@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 #include <openssl/sha.h>
 
+#include "common/json_reader.h"
 #include "common/time_format.h"
 
 namespace stswatch::drift {
@@ -388,6 +389,58 @@ std::string EventToJson(const Event& event) {
   }
   o["message"] = event.message;
   return json::serialize(o);
+}
+
+absl::StatusOr<Event> EventFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    return absl::InvalidArgumentError("drift event is not a JSON object");
+  }
+  absl::Status status;
+  JsonReader r(v.get_object(), "event", "drift event", status);
+  Event e;
+  e.id = r.String("id");
+  e.domain = r.String("domain");
+  const std::string kind = r.String("kind");
+  const std::string severity = r.String("severity");
+  e.subject = r.String("subject");
+  const std::string time = r.String("time");
+  e.message = r.String("message");
+  const auto raw = [&](std::string_view key) {
+    const json::value* m = r.Get(key);
+    return m == nullptr ? std::string("null") : json::serialize(*m);
+  };
+  e.before = raw("before");
+  e.after = raw("after");
+  if (!status.ok()) {
+    return status;
+  }
+  if (std::optional<EventKind> k = EventKindFromName(kind)) {
+    e.kind = *k;
+  } else {
+    return absl::InvalidArgumentError("drift event member event.kind is not an event kind: " +
+                                      kind.substr(0, 64));
+  }
+  bool severity_known = false;
+  for (EventSeverity s : {EventSeverity::kInfo, EventSeverity::kWarning, EventSeverity::kCritical}) {
+    if (EventSeverityName(s) == severity) {
+      e.severity = s;
+      severity_known = true;
+    }
+  }
+  if (!severity_known) {
+    return absl::InvalidArgumentError("drift event member event.severity is not a severity");
+  }
+  if (std::optional<std::chrono::system_clock::time_point> t = ParseTime(time)) {
+    e.time = *t;
+  } else {
+    return absl::InvalidArgumentError("drift event member event.time is not an RFC 3339 UTC time");
+  }
+  if (e.id.empty() || e.domain.empty()) {
+    return absl::InvalidArgumentError("drift event has no id or domain");
+  }
+  return e;
 }
 
 }  // namespace stswatch::drift

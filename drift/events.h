@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "drift/snapshot.h"
 
 namespace stswatch::drift {
@@ -108,5 +109,9 @@ std::vector<Event> Diff(const std::optional<Snapshot>& previous, const Snapshot&
 // One event as a JSON object (id, domain, kind, severity, subject, time, before, after,
 // message).
 std::string EventToJson(const Event& event);
+
+// Reads back what EventToJson wrote (the `event` field of an events stream entry). Errors name
+// the member.
+absl::StatusOr<Event> EventFromJson(std::string_view json);
 
 }  // namespace stswatch::drift
