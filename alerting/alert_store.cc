@@ -78,9 +78,21 @@ boost::asio::awaitable<absl::StatusOr<AlertSettings>> AlertStore::GetSettings(st
 
 boost::asio::awaitable<absl::Status> AlertStore::SetSettings(AlertSettings settings) {
   const std::string json = SettingsToJson(settings);
-  absl::StatusOr<RedisReply> r = co_await api::Run(
-      client_, store::Command("HSET", keys_.Settings(), settings.policy.tenant, json));
+  std::vector<std::vector<std::string>> commands;
+  commands.push_back(store::Command("HSET", keys_.Settings(), settings.policy.tenant, json));
+  commands.push_back(store::Command("INCR", keys_.SettingsVersion()));
+  absl::StatusOr<std::vector<RedisReply>> r =
+      co_await api::Pipeline(client_, std::move(commands));
   co_return r.status();
+}
+
+boost::asio::awaitable<absl::StatusOr<std::string>> AlertStore::SettingsVersion() {
+  absl::StatusOr<RedisReply> r =
+      co_await api::Run(client_, store::Command("GET", keys_.SettingsVersion()));
+  if (!r.ok()) {
+    co_return r.status();
+  }
+  co_return r->type == RedisReply::Type::kString ? r->str : std::string();
 }
 
 boost::asio::awaitable<absl::StatusOr<std::map<std::string, AlertSettings>>>

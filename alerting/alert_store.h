@@ -3,6 +3,7 @@
 // What alerting keeps in Redis (alerting/README.md documents the keys for people):
 //
 //   <prefix>:alert:settings        hash    tenant -> AlertSettings JSON (set through the API)
+//   <prefix>:alert:settings_version string counter, bumped by every change of the settings
 //   <prefix>:alert:books           hash    tenant -> AlertBook JSON (the alerter's state)
 //   <prefix>:alert:deliveries      hash    delivery id -> Delivery JSON, until done with
 //   <prefix>:alert:queue           zset    delivery id -> when to attempt it next (Unix ms)
@@ -36,6 +37,8 @@ class AlertKeys {
  public:
   explicit AlertKeys(std::string prefix = "stswatch") : prefix_(std::move(prefix)) {}
   std::string Settings() const { return prefix_ + ":alert:settings"; }
+  // A counter bumped by every SetSettings: the alerter re-reads the settings when it moves.
+  std::string SettingsVersion() const { return prefix_ + ":alert:settings_version"; }
   std::string Books() const { return prefix_ + ":alert:books"; }
   std::string Deliveries() const { return prefix_ + ":alert:deliveries"; }
   std::string Queue() const { return prefix_ + ":alert:queue"; }
@@ -79,6 +82,8 @@ class AlertStore {
   // A tenant's settings; DefaultSettings(tenant) when none were stored.
   boost::asio::awaitable<absl::StatusOr<AlertSettings>> GetSettings(std::string tenant);
   boost::asio::awaitable<absl::Status> SetSettings(AlertSettings settings);
+  // The settings version ("" before the first SetSettings).
+  boost::asio::awaitable<absl::StatusOr<std::string>> SettingsVersion();
   // Every tenant's stored settings (a stored value that does not parse is skipped, with its
   // error in `errors`).
   boost::asio::awaitable<absl::StatusOr<std::map<std::string, AlertSettings>>> AllSettings(

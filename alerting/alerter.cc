@@ -163,7 +163,14 @@ asio::awaitable<absl::Status> Alerter::RunOnce(std::uint64_t generation) {
   const int partitions = options_.keys.partitions();
   while (Current(generation)) {
     const auto steady = std::chrono::steady_clock::now();
-    if (steady >= next_settings_) {
+    // Settings changed through the API are taken within a second; all are re-read now and then
+    // anyway (a change made by hand in Redis).
+    absl::StatusOr<std::string> version = co_await store_.SettingsVersion();
+    if (!version.ok()) {
+      co_return version.status();
+    }
+    if (steady >= next_settings_ || *version != settings_version_) {
+      settings_version_ = *version;
       if (absl::Status s = co_await RefreshSettings(); !s.ok()) {
         co_return s;
       }
@@ -424,7 +431,15 @@ asio::awaitable<absl::Status> Alerter::Process(std::vector<Entry> entries) {
     }
   }
   for (const std::string& tenant : touched) {
-    batch.books[tenant] = books_.at(tenant).ToJson();
+    // What the batch made due beyond its events' own notifications: a status alert no more
+    // precise alert of the same check explains (AlertBook::Covered).
+    AlertBook& book = books_.at(tenant);
+    for (const Notification& n : book.OnTick(now)) {
+      std::vector<Delivery> planned = PlanDeliveries(n, SettingsOf(tenant), options_.email, now);
+      LogNotification(n, planned.size());
+      batch.deliveries.insert(batch.deliveries.end(), planned.begin(), planned.end());
+    }
+    batch.books[tenant] = book.ToJson();
   }
   co_return co_await Commit(std::move(batch));
 }

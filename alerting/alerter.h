@@ -71,8 +71,8 @@ struct AlerterOptions {
   RetryOptions retry;
   // Reminders and deferred notifications are looked for this often.
   std::chrono::milliseconds tick{30000};
-  // Tenants' settings are re-read this often.
-  std::chrono::milliseconds settings_refresh{10000};
+  // Tenants' settings are re-read when the API changed them (within a second), and this often.
+  std::chrono::milliseconds settings_refresh{60000};
   std::size_t max_in_flight = 16;
   std::size_t read_count = 256;
   // Channels of the operator (tenant kOperatorTenant), for every domain.
@@ -170,6 +170,7 @@ class Alerter {
   std::set<std::string> limited_logged_;
   std::chrono::steady_clock::time_point next_tick_;
   std::chrono::steady_clock::time_point next_settings_;
+  std::string settings_version_;
   std::uint64_t random_state_;
 };
 

@@ -712,7 +712,9 @@ class AlertBook::Rules {
         continue;
       }
       const auto it = t_.open.find(touch.key);
-      if (it != t_.open.end()) {
+      // A new status alert waits for OnTick: the events after it in the same check may explain
+      // it with a more precise alert (Covered).
+      if (it != t_.open.end() && !(it->second.sent == 0 && it->first.second == kProblemStatus)) {
         if (std::optional<Notification> n = TakeOwed(t_.policy, it->second, now_, false)) {
           out.push_back(std::move(*n));
         }
@@ -1050,12 +1052,25 @@ std::vector<Notification> AlertBook::OnTick(Time now) {
     }
     t.closing = std::move(waiting);
     for (auto& [key, alert] : t.open) {
+      if (alert.sent == 0 && key.second == kProblemStatus && Covered(t, alert)) {
+        continue;
+      }
       if (std::optional<Notification> n = TakeOwed(t.policy, alert, now, true)) {
         out.push_back(std::move(*n));
       }
     }
   }
   return out;
+}
+
+bool AlertBook::Covered(const TenantState& t, const Alert& status) {
+  for (const auto& [key, other] : t.open) {
+    if (key.first == status.problem.domain && key.second != kProblemStatus &&
+        other.problem.severity >= status.problem.severity && Allowed(t.policy, other.problem)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void AlertBook::SetTenantPolicy(const TenantPolicy& policy) {

@@ -239,6 +239,11 @@ class AlertBook {
   static bool TakeResolution(const TenantPolicy& policy, Alert& alert, Time now,
                              std::vector<Notification>& out);
 
+  // A status alert not yet notified is covered by another open alert of its domain at least as
+  // severe (an expired certificate explains "failing"): one message per cause, not two. It is
+  // notified once nothing covers it while it stays open.
+  static bool Covered(const TenantState& t, const Alert& status);
+
   AlertBookOptions options_;
   std::map<std::string, TenantState> tenants_;
 };

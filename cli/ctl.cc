@@ -4,7 +4,9 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,15 @@ Commands (tenant):
   events DOMAIN [--page-size N] the domain's drift events, newest first
   watch [--cursor CURSOR]       the tenant's events as they happen (Ctrl-C to stop)
   check DOMAIN                  check now and print the fresh result
+  alerts get                    alerting settings: minimum severity, muted domains, quiet
+                                hours, reminders, channels (secrets are never shown)
+  alerts set FILE|-             replace them with a JSON AlertSettings (api.proto's names)
+  alerts channel add ID (--email ADDRESS... | --webhook URL [--secret-file FILE] [--slack]
+                    [--allow-http]) [--min-severity LEVEL] [--max-per-hour N]
+  alerts channel rm ID
+  alerts open [DOMAIN]          open alerts: what is wrong, since when, how to fix it
+  alerts dead [--limit N]       notifications given up after their retries (dead letters)
+  alerts sent [--limit N]       notifications delivered, newest first
 
 Options:
   --server HOST:PORT   the API (default 127.0.0.1:7400, or STSWATCH_SERVER)
@@ -108,6 +119,7 @@ class Client {
     channel_ = grpc::CreateChannel(o.server, creds);
     tenants_ = v1::TenantService::NewStub(channel_);
     domains_ = v1::DomainService::NewStub(channel_);
+    alerts_ = v1::AlertService::NewStub(channel_);
   }
 
   void Prepare(grpc::ClientContext& ctx, const std::string& token, bool deadline = true) const {
@@ -119,6 +131,7 @@ class Client {
 
   v1::TenantService::Stub& Tenants() { return *tenants_; }
   v1::DomainService::Stub& Domains() { return *domains_; }
+  v1::AlertService::Stub& Alerts() { return *alerts_; }
 
  private:
   const Options& options_;
@@ -126,7 +139,218 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TenantService::Stub> tenants_;
   std::unique_ptr<v1::DomainService::Stub> domains_;
+  std::unique_ptr<v1::AlertService::Stub> alerts_;
 };
+
+// The options of the alerts commands.
+struct AlertFlags {
+  std::vector<std::string> email;
+  std::string webhook;
+  std::string secret_file;
+  bool slack = false;
+  bool allow_http = false;
+  std::string min_severity;
+  int max_per_hour = 0;
+  int limit = 0;
+};
+
+void PrintAlertSettings(std::ostream& out, const v1::AlertSettings& s) {
+  out << "minimum severity  " << s.minimum_severity() << "\n";
+  out << "reminders every   " << s.reminder_interval_seconds() << " s\n";
+  if (s.has_quiet_hours()) {
+    out << "quiet hours       " << s.quiet_hours().start_hour() << ":00-"
+        << s.quiet_hours().end_hour() << ":00 at UTC" << (s.quiet_hours().utc_offset_minutes() < 0 ? "" : "+")
+        << s.quiet_hours().utc_offset_minutes() << " min\n";
+  }
+  for (const std::string& d : s.muted_domains()) {
+    out << "muted             " << d << "\n";
+  }
+  if (s.channels().empty()) {
+    out << "no channels: alerts are tracked but sent nowhere ('stswatch ctl alerts channel add')\n";
+  }
+  for (const v1::AlertChannel& c : s.channels()) {
+    out << "channel " << c.id() << ": ";
+    if (c.has_email()) {
+      out << "e-mail to";
+      for (const std::string& to : c.email().to()) {
+        out << " " << to;
+      }
+    } else {
+      out << "webhook " << c.webhook().url() << " (" << c.webhook().format()
+          << (c.webhook().has_secret() ? ", signed" : ", unsigned")
+          << (c.webhook().allow_http() ? ", http allowed" : "") << ")";
+    }
+    out << "; " << c.minimum_severity() << " and above, at most " << c.max_per_hour()
+        << " an hour\n";
+  }
+}
+
+// The alerts commands; nullopt when `words` is none of them.
+std::optional<int> RunAlerts(const std::vector<std::string>& words, const AlertFlags& f,
+                             Client& client, const std::string& token, bool json,
+                             CommandIo& io) {
+  const std::string w1 = words.size() > 1 ? words[1] : "";
+  const std::string w2 = words.size() > 2 ? words[2] : "";
+  const auto get = [&](v1::AlertSettings* out) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    return client.Alerts().GetAlertSettings(&ctx, v1::GetAlertSettingsRequest(), out);
+  };
+  const auto set = [&](const v1::AlertSettings& wanted) -> int {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::AlertSettings resp;
+    const grpc::Status s = client.Alerts().SetAlertSettings(&ctx, wanted, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      PrintAlertSettings(io.out, resp);
+    }
+    return kExitOk;
+  };
+  if (w1 == "get" && words.size() == 2) {
+    v1::AlertSettings resp;
+    const grpc::Status s = get(&resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      PrintAlertSettings(io.out, resp);
+    }
+    return kExitOk;
+  }
+  if (w1 == "set" && words.size() == 3) {
+    std::string text;
+    if (w2 == "-") {
+      text.assign(std::istreambuf_iterator<char>(io.in), std::istreambuf_iterator<char>());
+    } else {
+      std::ifstream in(w2);
+      if (!in) {
+        io.err << "stswatch ctl: cannot read " << w2 << "\n";
+        return kExitUsage;
+      }
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    v1::AlertSettings wanted;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(text, &wanted);
+    if (!parsed.ok()) {
+      io.err << "stswatch ctl: " << w2 << " is not AlertSettings JSON: " << parsed.ToString()
+             << "\n";
+      return kExitUsage;
+    }
+    return set(wanted);
+  }
+  if (w1 == "channel" && (w2 == "add" || w2 == "rm") && words.size() == 4) {
+    v1::AlertSettings current;
+    const grpc::Status s = get(&current);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    v1::AlertSettings next = current;
+    next.clear_channels();
+    for (const v1::AlertChannel& c : current.channels()) {
+      if (c.id() != words[3]) {
+        *next.add_channels() = c;
+      }
+    }
+    if (w2 == "rm") {
+      if (next.channels_size() == current.channels_size()) {
+        io.err << "stswatch ctl: there is no channel " << words[3] << "\n";
+        return kExitFailed;
+      }
+      return set(next);
+    }
+    if (f.email.empty() == f.webhook.empty()) {
+      io.err << "stswatch ctl: a channel is either --email ADDRESS... or --webhook URL\n";
+      return kExitUsage;
+    }
+    v1::AlertChannel* c = next.add_channels();
+    c->set_id(words[3]);
+    c->set_minimum_severity(f.min_severity);
+    c->set_max_per_hour(static_cast<std::uint32_t>(f.max_per_hour));
+    if (!f.email.empty()) {
+      for (const std::string& to : f.email) {
+        c->mutable_email()->add_to(to);
+      }
+    } else {
+      v1::WebhookChannel* w = c->mutable_webhook();
+      w->set_url(f.webhook);
+      w->set_format(f.slack ? "slack" : "json");
+      w->set_allow_http(f.allow_http);
+      if (!f.secret_file.empty()) {
+        std::ifstream in(f.secret_file);
+        std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+          secret.pop_back();
+        }
+        if (!in.good() && secret.empty()) {
+          io.err << "stswatch ctl: cannot read --secret-file " << f.secret_file << "\n";
+          return kExitUsage;
+        }
+        w->set_secret(secret);
+      }
+    }
+    return set(next);
+  }
+  if (w1 == "open" && (words.size() == 2 || words.size() == 3)) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::ListOpenAlertsRequest req;
+    req.set_domain(w2);
+    v1::ListOpenAlertsResponse resp;
+    const grpc::Status s = client.Alerts().ListOpenAlerts(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    for (const v1::OpenAlert& a : resp.alerts()) {
+      if (json) {
+        io.out << ToJson(a) << "\n";
+        continue;
+      }
+      io.out << a.severity() << "  " << a.domain() << "  " << a.summary() << "\n"
+             << "    since " << When(a.opened_unix_ms()) << (a.rfc().empty() ? "" : ", " + a.rfc())
+             << "\n";
+      if (!a.fix().empty()) {
+        io.out << "    fix: " << a.fix() << "\n";
+      }
+    }
+    if (!json && resp.alerts().empty()) {
+      io.out << "no open alerts\n";
+    }
+    return kExitOk;
+  }
+  if ((w1 == "dead" || w1 == "sent") && words.size() == 2) {
+    grpc::ClientContext ctx;
+    client.Prepare(ctx, token);
+    v1::ListDeliveriesRequest req;
+    req.set_which(w1);
+    req.set_limit(static_cast<std::uint32_t>(f.limit));
+    v1::ListDeliveriesResponse resp;
+    const grpc::Status s = client.Alerts().ListDeliveries(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    for (const v1::DeliveryRecord& d : resp.deliveries()) {
+      if (json) {
+        io.out << ToJson(d) << "\n";
+        continue;
+      }
+      io.out << When(d.finished_unix_ms()) << "  " << d.channel() << " (" << d.channel_type()
+             << ")  " << d.state() << " " << d.severity() << "  " << d.domain() << "  "
+             << d.summary() << "\n    " << d.attempts() << " attempt(s): " << d.reason() << "\n";
+    }
+    if (!json && resp.deliveries().empty()) {
+      io.out << (w1 == "dead" ? "no dead letters\n" : "nothing delivered yet\n");
+    }
+    return kExitOk;
+  }
+  return std::nullopt;
+}
 
 void PrintSummaries(std::ostream& out,
                     const google::protobuf::RepeatedPtrField<v1::DomainSummary>& list) {
@@ -250,6 +474,15 @@ int RunCtl(Args args, CommandIo& io) {
   sub.Int("--page-size", 1, 1000, &page_size);
   sub.Switch("--all", &all);
   sub.String("--cursor", &cursor);
+  AlertFlags alert_flags;
+  sub.Strings("--email", &alert_flags.email);
+  sub.String("--webhook", &alert_flags.webhook);
+  sub.String("--secret-file", &alert_flags.secret_file);
+  sub.Switch("--slack", &alert_flags.slack);
+  sub.Switch("--allow-http", &alert_flags.allow_http);
+  sub.String("--min-severity", &alert_flags.min_severity);
+  sub.Int("--max-per-hour", 1, 36000, &alert_flags.max_per_hour);
+  sub.Int("--limit", 1, 1000, &alert_flags.limit);
   sub.Operands([&](std::string_view w) -> std::optional<std::string> {
     words.emplace_back(w);
     return std::nullopt;
@@ -276,6 +509,11 @@ int RunCtl(Args args, CommandIo& io) {
   const std::string w0 = words[0];
   const std::string w1 = words.size() > 1 ? words[1] : "";
 
+  if (w0 == "alerts") {
+    if (std::optional<int> done = RunAlerts(words, alert_flags, client, token, o.json, io)) {
+      return *done;
+    }
+  }
   if (w0 == "tenant" && w1 == "create" && need(3)) {
     grpc::ClientContext ctx;
     client.Prepare(ctx, admin);
