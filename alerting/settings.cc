@@ -136,8 +136,9 @@ bool IsEmailAddress(std::string_view address) {
   if (address.empty() || address.size() > 254) {
     return false;
   }
-  const std::size_t at = address.rfind('@');
-  if (at == 0 || at == std::string_view::npos || at + 1 >= address.size()) {
+  const std::size_t at = address.find('@');
+  if (at == 0 || at == std::string_view::npos || at + 1 >= address.size() ||
+      address.find('@', at + 1) != std::string_view::npos) {
     return false;
   }
   for (char c : address) {
@@ -148,7 +149,7 @@ bool IsEmailAddress(std::string_view address) {
     }
   }
   const std::string_view domain = address.substr(at + 1);
-  return domain.find('@') == std::string_view::npos && domain.find('.') != std::string_view::npos &&
+  return domain.find('.') != std::string_view::npos &&
          domain.front() != '.' && domain.back() != '.' && address.substr(0, at).size() <= 64;
 }
 
