@@ -46,7 +46,8 @@ std::optional<std::chrono::system_clock::time_point> ParseTime(std::string_view 
       text[16] != ':' || !digits(17, 2, tm.tm_sec)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+  // The clock's nanoseconds reach from 1677 to 2262: keep well inside.
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
       tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
