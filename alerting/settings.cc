@@ -256,17 +256,21 @@ absl::StatusOr<AlertSettings> SettingsFromJson(std::string_view text, const std:
     } else {
       cr.Fail("type", "email or webhook");
     }
-    c.email_to = cr.Strings("email_to");
-    c.webhook_url = cr.String("webhook_url");
-    c.webhook_secret = cr.String("webhook_secret");
-    const std::string format = cr.Get("webhook_format") == nullptr ? "json"
-                                                                    : cr.String("webhook_format");
-    if (format == "slack") {
-      c.webhook_format = WebhookFormat::kSlack;
-    } else if (format != "json") {
-      cr.Fail("webhook_format", "json or slack");
+    // Only the members of the channel's type: what SettingsToJson writes for it.
+    if (c.type == ChannelType::kEmail) {
+      c.email_to = cr.Strings("email_to");
+    } else {
+      c.webhook_url = cr.String("webhook_url");
+      c.webhook_secret = cr.String("webhook_secret");
+      const std::string format =
+          cr.Get("webhook_format") == nullptr ? "json" : cr.String("webhook_format");
+      if (format == "slack") {
+        c.webhook_format = WebhookFormat::kSlack;
+      } else if (format != "json") {
+        cr.Fail("webhook_format", "json or slack");
+      }
+      c.allow_http = cr.Bool("allow_http");
     }
-    c.allow_http = cr.Bool("allow_http");
     c.minimum_severity = ReadSeverity(cr, "minimum_severity");
     c.max_per_hour = cr.Get("max_per_hour") == nullptr
                          ? kDefaultMaxPerHour

@@ -7,8 +7,8 @@ receiver that checks the signature. Channels are set through the API with `stswa
   and one signed webhook POST; the certificate is fixed: exactly one resolved notification on
   each, threaded to the first.
 - The receiver refuses (HTTP 500) for a while; serve is killed (SIGKILL) in the middle of the
-  retries and started again; events left pending by a consumer that died are reclaimed: every
-  notification arrives, none twice, in order.
+  retries; events left pending by a consumer that died are reclaimed by `stswatch alerter`,
+  started as a process of its own: every notification arrives, none twice, in order.
 - Webhook targets on private addresses are refused with a clear error: at once for an address
   literal, as a dead letter (visible through the API) for a name that resolves to one.
 
@@ -139,10 +139,19 @@ class AlertTest(unittest.TestCase):
             with open(os.path.join(WORK, name), "w") as f:
                 f.write(value + "\n")
         cls.serve = None
+        cls.alerter = None
         cls.serve_log = open(os.path.join(WORK, "serve.log"), "a")
         cls.start_serve()
         cls.channel = grpc.insecure_channel(API)
         grpc.channel_ready_future(cls.channel).result(timeout=60)
+
+    @classmethod
+    def alerting_options(cls):
+        return ["--smtp-relay", RELAY + ":25", "--smtp-user", "alerter", "--smtp-password-file",
+                os.path.join(WORK, "smtp-password"), "--alert-from",
+                "stswatch alerts <alerts@stswatch.test>", "--alert-ca-file",
+                os.path.join(WORK, "ca.pem"), "--webhook-allow-net", HOOKS + "/32",
+                "--alert-retry-initial", "1s", "--alert-retry-max", "2s", "--alert-tick", "1s"]
 
     @classmethod
     def start_serve(cls, *extra):
@@ -151,23 +160,28 @@ class AlertTest(unittest.TestCase):
              "--timeout", "3", "--resolver", NET + ".0.1:53", "--ca-file",
              os.path.join(cls.tb, "ca/root.pem"), "--allow-private", "--api-listen", API,
              "--admin-token-file", os.path.join(WORK, "admin-token"), "--api-min-interval", "1s",
-             "--smtp-relay", RELAY + ":25", "--smtp-user", "alerter", "--smtp-password-file",
-             os.path.join(WORK, "smtp-password"), "--alert-from",
-             "stswatch alerts <alerts@stswatch.test>", "--alert-ca-file",
-             os.path.join(WORK, "ca.pem"), "--webhook-allow-net", HOOKS + "/32",
-             "--alert-retry-initial", "1s", "--alert-retry-max", "2s", "--alert-tick", "1s",
-             *extra],
+             *cls.alerting_options(), *extra],
+            stdout=cls.serve_log, stderr=subprocess.STDOUT)
+
+    @classmethod
+    def start_alerter(cls):
+        """`stswatch alerter` as a process of its own, beside `serve --no-alerter`."""
+        cls.alerter = subprocess.Popen(
+            [STSWATCH, "alerter", "--redis", "unix://" + cls.redis_sock, "--resolver",
+             NET + ".0.1:53", *cls.alerting_options()],
             stdout=cls.serve_log, stderr=subprocess.STDOUT)
 
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        if cls.serve is not None:
-            cls.serve.terminate()
+        for p in (cls.serve, cls.alerter):
+            if p is None:
+                continue
+            p.terminate()
             try:
-                cls.serve.wait(timeout=60)
+                p.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                cls.serve.kill()
+                p.kill()
         cls.serve_log.close()
         cls.receiver.terminate()
         cls.receiver.wait(timeout=30)
@@ -346,7 +360,9 @@ class AlertTest(unittest.TestCase):
         ghost_claimed = self.claim_as_ghost()
         self.assertGreater(ghost_claimed, 0, "the fix's events are pending with a dead consumer")
 
-        self.start_serve()
+        # From now on the alerter runs as a process of its own, beside serve.
+        self.start_serve("--no-alerter")
+        self.start_alerter()
         # Retrying resumes after the restart, still refused...
         wait_until(lambda: len([h for h in self.hooks() if h["status"] == 500]) > refused_before,
                    60, "retries after the restart", self.log_tail)
