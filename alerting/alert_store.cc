@@ -81,8 +81,7 @@ boost::asio::awaitable<absl::Status> AlertStore::SetSettings(AlertSettings setti
   std::vector<std::vector<std::string>> commands;
   commands.push_back(store::Command("HSET", keys_.Settings(), settings.policy.tenant, json));
   commands.push_back(store::Command("INCR", keys_.SettingsVersion()));
-  absl::StatusOr<std::vector<RedisReply>> r =
-      co_await api::Pipeline(client_, std::move(commands));
+  absl::StatusOr<std::vector<RedisReply>> r = co_await api::Pipeline(client_, std::move(commands));
   co_return r.status();
 }
 
@@ -190,9 +189,11 @@ boost::asio::awaitable<absl::Status> AlertStore::Commit(std::string lease_value,
   co_return ScriptError(r->front());
 }
 
-boost::asio::awaitable<absl::StatusOr<bool>> AlertStore::RecordOutcome(
-    std::string lease_value, Delivery delivery, Outcome outcome, std::int64_t now_ms,
-    std::string reason) {
+boost::asio::awaitable<absl::StatusOr<bool>> AlertStore::RecordOutcome(std::string lease_value,
+                                                                       Delivery delivery,
+                                                                       Outcome outcome,
+                                                                       std::int64_t now_ms,
+                                                                       std::string reason) {
   api::ScriptCall call;
   call.key = keys_.Lease();
   call.more_keys.push_back(keys_.Deliveries());
@@ -237,8 +238,8 @@ boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> AlertStore::
   co_return co_await Log(keys_.Sent(tenant), count);
 }
 
-boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> AlertStore::Log(
-    std::string key, int count) {
+boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> AlertStore::Log(std::string key,
+                                                                                    int count) {
   absl::StatusOr<RedisReply> r = co_await api::Run(
       client_, store::Command("XREVRANGE", key, "+", "-", "COUNT", std::to_string(count)));
   if (!r.ok()) {

@@ -67,15 +67,16 @@ enum class Outcome { kDelivered, kRetry, kDead };
 
 // A finished delivery as the logs keep it (sent or dead letters).
 struct DeliveryRecord {
-  std::string entry_id;    // The stream entry's id.
+  std::string entry_id;      // The stream entry's id.
   std::int64_t time_ms = 0;  // When it was delivered or given up.
-  std::string reason;      // Dead letters: why it was given up; sent: the server's answer.
+  std::string reason;        // Dead letters: why it was given up; sent: the server's answer.
   Delivery delivery;
 };
 
 class AlertStore {
  public:
-  AlertStore(store::RedisClient& client, AlertKeys keys) : client_(client), keys_(std::move(keys)) {}
+  AlertStore(store::RedisClient& client, AlertKeys keys)
+      : client_(client), keys_(std::move(keys)) {}
 
   const AlertKeys& keys() const { return keys_; }
 
@@ -113,11 +114,11 @@ class AlertStore {
   boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> DeadLetters(
       std::string tenant, int count);
   boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> Sent(std::string tenant,
-                                                                          int count);
+                                                                           int count);
 
  private:
   boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> Log(std::string key,
-                                                                         int count);
+                                                                          int count);
 
   store::RedisClient& client_;
   AlertKeys keys_;

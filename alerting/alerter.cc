@@ -227,8 +227,7 @@ asio::awaitable<absl::Status> Alerter::RunOnce(std::uint64_t generation) {
 }
 
 std::vector<Alerter::Entry> Alerter::ParseEntries(const RedisReply& list, bool /*autoclaim*/,
-                                                  const std::string& stream,
-                                                  int partition) const {
+                                                  const std::string& stream, int partition) const {
   std::vector<Entry> out;
   if (list.type != RedisReply::Type::kArray) {
     return out;
@@ -251,13 +250,13 @@ std::vector<Alerter::Entry> Alerter::ParseEntries(const RedisReply& list, bool /
 
 asio::awaitable<absl::Status> Alerter::EnsureGroups() {
   std::vector<std::vector<std::string>> commands;
+  commands.reserve(options_.keys.partitions());
   for (int p = 0; p < options_.keys.partitions(); ++p) {
     // From the start of what the stream keeps: events written before the first alerter ran are
     // not lost.
-    commands.push_back(
-        store::Command("XGROUP", "CREATE", options_.keys.Events(p), options_.group, "0", "MKSTREAM"));
+    commands.push_back(store::Command("XGROUP", "CREATE", options_.keys.Events(p), options_.group,
+                                      "0", "MKSTREAM"));
   }
-  std::vector<RedisReply> replies;
   for (std::vector<std::string>& c : commands) {
     absl::StatusOr<RedisReply> r = co_await client_.Await(std::move(c));
     if (!r.ok()) {
@@ -348,17 +347,16 @@ asio::awaitable<absl::Status> Alerter::Reclaim(std::uint64_t generation) {
   for (int p = 0; p < options_.keys.partitions() && Current(generation); ++p) {
     std::string cursor = "0-0";
     for (int round = 0; round < 100000 && Current(generation); ++round) {
-      absl::StatusOr<RedisReply> r = co_await client_.Await(store::Command(
-          "XAUTOCLAIM", options_.keys.Events(p), options_.group, options_.consumer, "0", cursor,
-          "COUNT", std::to_string(options_.read_count)));
+      absl::StatusOr<RedisReply> r = co_await client_.Await(
+          store::Command("XAUTOCLAIM", options_.keys.Events(p), options_.group, options_.consumer,
+                         "0", cursor, "COUNT", std::to_string(options_.read_count)));
       if (!r.ok()) {
         co_return r.status();
       }
       if (r->type != RedisReply::Type::kArray || r->elements.size() < 2) {
         co_return absl::UnavailableError("XAUTOCLAIM failed: " + r->str);
       }
-      std::vector<Entry> entries =
-          ParseEntries(r->elements[1], true, options_.keys.Events(p), p);
+      std::vector<Entry> entries = ParseEntries(r->elements[1], true, options_.keys.Events(p), p);
       // Entries deleted from the stream meanwhile (trimmed): nothing to process, acknowledge.
       if (r->elements.size() > 2 && r->elements[2].type == RedisReply::Type::kArray) {
         for (const RedisReply& id : r->elements[2].elements) {
@@ -493,7 +491,8 @@ asio::awaitable<void> Alerter::DeliveryLoop(std::uint64_t generation) {
     if (loaded_) {
       wait = LaunchDue(generation);
     }
-    wake_.expires_after(std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(1000)));
+    wake_.expires_after(
+        std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(1000)));
     boost::system::error_code ec;
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
@@ -555,8 +554,7 @@ asio::awaitable<void> Alerter::Attempt(std::uint64_t generation, Delivery d) {
   std::chrono::milliseconds delay{0};
   if (!sent.first) {
     d.last_error = sent.second;
-    const bool expired =
-        now_ms - d.created_ms >= options_.retry.give_up_after.count();
+    const bool expired = now_ms - d.created_ms >= options_.retry.give_up_after.count();
     if (permanent || expired) {
       outcome = Outcome::kDead;
       if (expired && !permanent) {
@@ -573,8 +571,8 @@ asio::awaitable<void> Alerter::Attempt(std::uint64_t generation, Delivery d) {
   // Record it; a Redis failure here must not make us send again, so keep trying while active.
   bool recorded = false;
   for (int i = 0; i < 60 && Current(generation); ++i) {
-    absl::StatusOr<bool> r = co_await store_.RecordOutcome(lease_value_, d, outcome, now_ms,
-                                                           sent.second);
+    absl::StatusOr<bool> r =
+        co_await store_.RecordOutcome(lease_value_, d, outcome, now_ms, sent.second);
     if (r.ok()) {
       recorded = true;
       break;
@@ -592,11 +590,12 @@ asio::awaitable<void> Alerter::Attempt(std::uint64_t generation, Delivery d) {
   LogOutcome(d, outcome, sent.second, delay);
   if (outcome == Outcome::kRetry) {
     queue_[d.id] = d;
-  } else if (recorded) {
-    queue_.erase(d.id);
   } else {
-    // Not recorded: the stored copy will be attempted again after a restart; here, once the
-    // restart reloads the queue. Keep it out of this run's way.
+    // Done with. If the outcome could not be recorded, the stored copy is attempted again once
+    // a restart reloads the queue from Redis.
+    if (!recorded) {
+      LogProblem("alerter.outcome_not_recorded", "delivery " + d.id + " will be attempted again");
+    }
     queue_.erase(d.id);
   }
   Wake();
@@ -614,8 +613,7 @@ asio::awaitable<std::pair<bool, std::string>> Alerter::Send(const Delivery& d, b
       *permanent = true;
       co_return std::make_pair(false, std::string("no SMTP relay is configured (--smtp-relay)"));
     }
-    SendResult r = co_await SendMail(tls_, *options_.relay, d.mail_from, d.recipients,
-                                     d.payload);
+    SendResult r = co_await SendMail(tls_, *options_.relay, d.mail_from, d.recipients, d.payload);
     *permanent = r.permanent;
     co_return std::make_pair(r.ok, r.ok ? r.reply : r.error);
   }
@@ -629,9 +627,10 @@ asio::awaitable<std::pair<bool, std::string>> Alerter::Send(const Delivery& d, b
     request.headers.emplace_back(std::string(kSignatureHeader),
                                  SignWebhook(channel->webhook_secret, t, d.payload));
   }
-  request.headers.emplace_back("X-Stswatch-Delivery", d.alert_id + "." + std::to_string(d.sequence));
-  WebhookResult r = co_await PostWebhook(resolver_, tls_, filter_, std::move(request),
-                                         options_.webhook);
+  request.headers.emplace_back("X-Stswatch-Delivery",
+                               d.alert_id + "." + std::to_string(d.sequence));
+  WebhookResult r =
+      co_await PostWebhook(resolver_, tls_, filter_, std::move(request), options_.webhook);
   *permanent = r.permanent;
   co_return std::make_pair(r.ok, r.ok ? "HTTP " + std::to_string(r.status) : r.error);
 }
@@ -651,15 +650,14 @@ void Alerter::LogProblem(std::string_view event, const std::string& error) {
 }
 
 void Alerter::LogNotification(const Notification& n, std::size_t deliveries) {
-  log_.Info("alert.notification",
-            {{"tenant", n.tenant},
-             {"domain", n.problem.domain},
-             {"state", std::string(NotificationKindName(n.kind))},
-             {"severity", std::string(SeverityName(n.problem.severity))},
-             {"problem", n.problem.key},
-             {"alert", n.alert_id},
-             {"sequence", std::to_string(n.sequence)},
-             {"deliveries", std::to_string(deliveries)}});
+  log_.Info("alert.notification", {{"tenant", n.tenant},
+                                   {"domain", n.problem.domain},
+                                   {"state", std::string(NotificationKindName(n.kind))},
+                                   {"severity", std::string(SeverityName(n.problem.severity))},
+                                   {"problem", n.problem.key},
+                                   {"alert", n.alert_id},
+                                   {"sequence", std::to_string(n.sequence)},
+                                   {"deliveries", std::to_string(deliveries)}});
 }
 
 void Alerter::LogOutcome(const Delivery& d, Outcome outcome, const std::string& detail,
@@ -678,9 +676,8 @@ void Alerter::LogOutcome(const Delivery& d, Outcome outcome, const std::string& 
                                    {"error", detail}});
       break;
     case Outcome::kDead:
-      log_.Error("delivery.dead_letter", {{"delivery", d.id},
-                                          {"attempts", std::to_string(d.attempts)},
-                                          {"error", detail}});
+      log_.Error("delivery.dead_letter",
+                 {{"delivery", d.id}, {"attempts", std::to_string(d.attempts)}, {"error", detail}});
       break;
   }
 }

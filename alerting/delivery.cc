@@ -111,8 +111,8 @@ std::vector<Delivery> PlanDeliveries(const Notification& n, const AlertSettings&
       d.recipients = c.email_to;
       d.payload = RenderEmail(n, e).data;
     } else {
-      d.payload = c.webhook_format == WebhookFormat::kSlack ? RenderSlackJson(n)
-                                                           : RenderWebhookJson(n);
+      d.payload =
+          c.webhook_format == WebhookFormat::kSlack ? RenderSlackJson(n) : RenderWebhookJson(n);
     }
     d.created_ms = UnixMs(now);
     d.next_ms = d.created_ms;

@@ -59,7 +59,7 @@ std::vector<Delivery> PlanDeliveries(const Notification& notification,
                                      Time now);
 
 struct RetryOptions {
-  std::chrono::milliseconds initial{30000};   // Before the second attempt.
+  std::chrono::milliseconds initial{30000};    // Before the second attempt.
   std::chrono::milliseconds maximum{3600000};  // The delay doubles up to this.
   // A delivery still failing this long after it was made becomes a dead letter.
   std::chrono::milliseconds give_up_after{std::chrono::hours(24)};

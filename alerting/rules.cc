@@ -538,9 +538,7 @@ bool Quiet(const TenantPolicy& policy, Time now) {
 
 }  // namespace
 
-boost::json::object TenantPolicyJson(const TenantPolicy& policy) {
-  return PolicyJsonImpl(policy);
-}
+boost::json::object TenantPolicyJson(const TenantPolicy& policy) { return PolicyJsonImpl(policy); }
 
 TenantPolicy ReadTenantPolicy(JsonReader& reader) { return ReadPolicyImpl(reader); }
 

@@ -27,7 +27,8 @@ bool IsChannelId(std::string_view id) {
   if (!alnum(id[0])) {
     return false;
   }
-  return std::all_of(id.begin(), id.end(), [&](char c) { return alnum(c) || c == '-' || c == '_'; });
+  return std::all_of(id.begin(), id.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_'; });
 }
 
 // At most 64 characters of `s`, control characters shown as '?', for messages.
@@ -149,8 +150,8 @@ bool IsEmailAddress(std::string_view address) {
     }
   }
   const std::string_view domain = address.substr(at + 1);
-  return domain.find('.') != std::string_view::npos &&
-         domain.front() != '.' && domain.back() != '.' && address.substr(0, at).size() <= 64;
+  return domain.find('.') != std::string_view::npos && domain.front() != '.' &&
+         domain.back() != '.' && address.substr(0, at).size() <= 64;
 }
 
 std::string AddrSpec(std::string_view mailbox) {

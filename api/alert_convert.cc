@@ -30,10 +30,11 @@ std::int64_t Millis(alerting::Time t) {
 }  // namespace
 
 absl::StatusOr<alerting::AlertSettings> AlertSettingsFromProto(
-    const v1::AlertSettings& in, const std::string& tenant,
-    const alerting::AlertSettings& previous, const prober::AddressFilter* webhook_filter) {
+    const v1::AlertSettings& in, const std::string& tenant, const alerting::AlertSettings& previous,
+    const prober::AddressFilter* webhook_filter) {
   alerting::AlertSettings out = alerting::DefaultSettings(tenant);
-  absl::StatusOr<alerting::Severity> minimum = SeverityOf(in.minimum_severity(), "minimum_severity");
+  absl::StatusOr<alerting::Severity> minimum =
+      SeverityOf(in.minimum_severity(), "minimum_severity");
   if (!minimum.ok()) {
     return minimum.status();
   }

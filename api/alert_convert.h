@@ -19,8 +19,8 @@ namespace stswatch::api {
 // when given, also refuses a webhook URL whose host is an IP literal it refuses (a name is
 // judged at delivery, after resolution).
 absl::StatusOr<alerting::AlertSettings> AlertSettingsFromProto(
-    const v1::AlertSettings& in, const std::string& tenant,
-    const alerting::AlertSettings& previous, const prober::AddressFilter* webhook_filter);
+    const v1::AlertSettings& in, const std::string& tenant, const alerting::AlertSettings& previous,
+    const prober::AddressFilter* webhook_filter);
 
 // The settings as returned: secrets left out (has_secret says whether one is set).
 v1::AlertSettings AlertSettingsToProto(const alerting::AlertSettings& settings);

@@ -258,8 +258,7 @@ struct ApiServer::Impl {
       co_return previous.status();
     }
     absl::StatusOr<alerting::AlertSettings> next = AlertSettingsFromProto(
-        wanted, tenant, *previous,
-        options.webhook_filter ? &*options.webhook_filter : nullptr);
+        wanted, tenant, *previous, options.webhook_filter ? &*options.webhook_filter : nullptr);
     if (!next.ok()) {
       co_return next.status();
     }

@@ -112,10 +112,9 @@ int RunAlerter(Args args, CommandIo& io) {
                             *setup->webhook_filter, clock, log, setup->options);
   client.Start();
   alerter.Start();
-  log.Info("alerter.started", {{"redis", endpoint->ToString()},
-                               {"smtp_relay", alerter_flags.smtp_relay.empty()
-                                                  ? "none"
-                                                  : alerter_flags.smtp_relay}});
+  log.Info("alerter.started",
+           {{"redis", endpoint->ToString()},
+            {"smtp_relay", alerter_flags.smtp_relay.empty() ? "none" : alerter_flags.smtp_relay}});
   asio::signal_set stop(io_context, SIGTERM, SIGINT);
   stop.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) {

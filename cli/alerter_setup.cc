@@ -195,7 +195,8 @@ absl::StatusOr<AlerterSetup> BuildAlerter(const AlerterFlags& f) {
 
   if (!f.email_to.empty() || !f.webhook_url.empty()) {
     alerting::AlertSettings s = alerting::DefaultSettings(std::string(alerting::kOperatorTenant));
-    const std::optional<alerting::Severity> minimum = alerting::SeverityFromName(f.minimum_severity);
+    const std::optional<alerting::Severity> minimum =
+        alerting::SeverityFromName(f.minimum_severity);
     if (!minimum) {
       return absl::InvalidArgumentError("--alert-min-severity takes info, warning or critical");
     }

@@ -159,7 +159,8 @@ void PrintAlertSettings(std::ostream& out, const v1::AlertSettings& s) {
   out << "reminders every   " << s.reminder_interval_seconds() << " s\n";
   if (s.has_quiet_hours()) {
     out << "quiet hours       " << s.quiet_hours().start_hour() << ":00-"
-        << s.quiet_hours().end_hour() << ":00 at UTC" << (s.quiet_hours().utc_offset_minutes() < 0 ? "" : "+")
+        << s.quiet_hours().end_hour() << ":00 at UTC"
+        << (s.quiet_hours().utc_offset_minutes() < 0 ? "" : "+")
         << s.quiet_hours().utc_offset_minutes() << " min\n";
   }
   for (const std::string& d : s.muted_domains()) {
@@ -187,8 +188,7 @@ void PrintAlertSettings(std::ostream& out, const v1::AlertSettings& s) {
 
 // The alerts commands; nullopt when `words` is none of them.
 std::optional<int> RunAlerts(const std::vector<std::string>& words, const AlertFlags& f,
-                             Client& client, const std::string& token, bool json,
-                             CommandIo& io) {
+                             Client& client, const std::string& token, bool json, CommandIo& io) {
   const std::string w1 = words.size() > 1 ? words[1] : "";
   const std::string w2 = words.size() > 2 ? words[2] : "";
   const auto get = [&](v1::AlertSettings* out) {

@@ -526,8 +526,8 @@ int RunServe(Args args, CommandIo& io) {
         static_cast<int>(std::min<std::int64_t>(300, a.interval.count() / 2));
   }
   if (help) {
-    io.out << kUsageHead << kApiFlagsHelp << kProberFlagsHelp << kUsageProber
-           << kAlerterFlagsHelp << kUsageTail;
+    io.out << kUsageHead << kApiFlagsHelp << kProberFlagsHelp << kUsageProber << kAlerterFlagsHelp
+           << kUsageTail;
     return kExitOk;
   }
   const auto format = ParseLogFormat(a.log_format);
@@ -631,9 +631,10 @@ int RunServe(Args args, CommandIo& io) {
   if (!a.no_alerter) {
     log.Info("alerter.configured",
              {{"smtp_relay", a.alerter.smtp_relay.empty() ? "none" : a.alerter.smtp_relay},
-              {"operator_channels", alerter->options.operator_settings
-                                        ? std::to_string(alerter->options.operator_settings->channels.size())
-                                        : "0"}});
+              {"operator_channels",
+               alerter->options.operator_settings
+                   ? std::to_string(alerter->options.operator_settings->channels.size())
+                   : "0"}});
     service.StartAlerter(std::move(*alerter), endpoint);
   }
   service.Start();

@@ -47,8 +47,8 @@ std::optional<std::chrono::system_clock::time_point> ParseTime(std::string_view 
     return std::nullopt;
   }
   // The clock's nanoseconds reach from 1677 to 2262: keep well inside.
-  if (year < 1970 || year > 2200 || month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
   std::size_t pos = 19;
@@ -77,9 +77,9 @@ std::optional<std::chrono::system_clock::time_point> ParseTime(std::string_view 
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;
   const std::time_t seconds = timegm(&tm);
-  return std::chrono::system_clock::time_point(std::chrono::duration_cast<
-                                               std::chrono::system_clock::duration>(
-      std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
 }
 
 }  // namespace stswatch

@@ -423,7 +423,8 @@ absl::StatusOr<Event> EventFromJson(std::string_view text) {
                                       kind.substr(0, 64));
   }
   bool severity_known = false;
-  for (EventSeverity s : {EventSeverity::kInfo, EventSeverity::kWarning, EventSeverity::kCritical}) {
+  for (EventSeverity s :
+       {EventSeverity::kInfo, EventSeverity::kWarning, EventSeverity::kCritical}) {
     if (EventSeverityName(s) == severity) {
       e.severity = s;
       severity_known = true;

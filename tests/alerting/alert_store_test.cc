@@ -43,7 +43,7 @@ class AlertStoreTest : public api::testing::RedisFixture {
   // One pending entry in a stream's consumer group, read but not acknowledged.
   std::string PendingEntry(const std::string& stream) {
     Redis({"XGROUP", "CREATE", stream, "alerter", "0", "MKSTREAM"});
-    const std::string id = Redis({"XADD", stream, "*", "event", "{}"}).str;
+    std::string id = Redis({"XADD", stream, "*", "event", "{}"}).str;
     Redis({"XREADGROUP", "GROUP", "alerter", "c1", "COUNT", "10", "STREAMS", stream, ">"});
     return id;
   }
@@ -116,8 +116,9 @@ TEST_F(AlertStoreTest, OutcomesAreRecordedOnceAndKeptPerTenant) {
   EXPECT_TRUE(*Await(io_, store_->RecordOutcome(kLease, dead, Outcome::kDead, 4, "gave up")));
 
   // A lost lease records nothing.
-  EXPECT_EQ(Await(io_, store_->RecordOutcome("other|1", retry, Outcome::kDead, 5, "x")).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      Await(io_, store_->RecordOutcome("other|1", retry, Outcome::kDead, 5, "x")).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 
   const auto dead_letters = Await(io_, store_->DeadLetters("t-1", 10));
   ASSERT_TRUE(dead_letters.ok());

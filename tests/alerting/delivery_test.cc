@@ -77,16 +77,15 @@ TEST(PlanDeliveries, OnePerChannelThatTakesTheNotification) {
 
 TEST(PlanDeliveries, SameNotificationSameBytesAndSlackWhenAsked) {
   AlertSettings s = TwoChannels();
-  EXPECT_EQ(PlanDeliveries(Critical(), s, From(), kT0),
-            PlanDeliveries(Critical(), s, From(), kT0));
+  EXPECT_EQ(PlanDeliveries(Critical(), s, From(), kT0), PlanDeliveries(Critical(), s, From(), kT0));
   s.channels[1].webhook_format = WebhookFormat::kSlack;
   const std::vector<Delivery> ds = PlanDeliveries(Critical(), s, From(), kT0);
   EXPECT_TRUE(boost::json::parse(ds[1].payload).as_object().contains("blocks"));
 }
 
 TEST(Delivery, JsonRoundTrip) {
-  Delivery d = PlanDeliveries(Critical(NotificationKind::kResolved, 3), TwoChannels(), From(),
-                              kT0)[0];
+  Delivery d =
+      PlanDeliveries(Critical(NotificationKind::kResolved, 3), TwoChannels(), From(), kT0)[0];
   d.attempts = 4;
   d.last_error = "the relay answered 451";
   const absl::StatusOr<Delivery> back = DeliveryFromJson(DeliveryToJson(d));

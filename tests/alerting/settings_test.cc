@@ -47,7 +47,7 @@ TEST(AlertSettings, DefaultsTrackEverythingAndSendNowhere) {
 }
 
 TEST(AlertSettings, RefusesWhatCannotWorkSayingWhich) {
-  const auto refused = [](AlertSettings s) {
+  const auto refused = [](const AlertSettings& s) {
     const absl::Status status = ValidateSettings(s, &RefuseHttpUrls);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     return std::string(status.message());
@@ -86,9 +86,9 @@ TEST(AlertSettings, RefusesWhatCannotWorkSayingWhich) {
 TEST(AlertSettings, EmailAddresses) {
   EXPECT_TRUE(IsEmailAddress("ops@example.net"));
   EXPECT_TRUE(IsEmailAddress("ops+alerts@mail.example.net"));
-  for (const char* bad : {"", "ops", "@example.net", "ops@", "ops@localhost", "a b@example.net",
-                          "<ops@example.net>", "ops@example.net\r\nBcc: x@y.z", "ops@.example",
-                          "ops@example.", "a@b@example.net"}) {
+  for (const char* bad :
+       {"", "ops", "@example.net", "ops@", "ops@localhost", "a b@example.net", "<ops@example.net>",
+        "ops@example.net\r\nBcc: x@y.z", "ops@.example", "ops@example.", "a@b@example.net"}) {
     EXPECT_FALSE(IsEmailAddress(bad)) << bad;
   }
   EXPECT_EQ(AddrSpec("stswatch <alerts@example.org>"), "alerts@example.org");

@@ -25,8 +25,8 @@ v1::AlertSettings WithHook(const std::string& url, const std::string& secret) {
 
 TEST(AlertConvert, SecretsAreWriteOnlyAndKeptWhenOmitted) {
   const alerting::AlertSettings none = alerting::DefaultSettings("t-1");
-  auto first = AlertSettingsFromProto(WithHook("https://h.example/x", "s3cret"), "t-1", none,
-                                      nullptr);
+  auto first =
+      AlertSettingsFromProto(WithHook("https://h.example/x", "s3cret"), "t-1", none, nullptr);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->policy.minimum_severity, alerting::Severity::kWarning);
   EXPECT_EQ(first->policy.muted_domains, std::vector<std::string>{"quiet.example"});
@@ -45,8 +45,8 @@ TEST(AlertConvert, RefusesWhatTheOperatorDoesNotAllowAndWhatIsMalformed) {
   const absl::StatusOr<prober::AddressFilter> filter =
       prober::AddressFilter::Create(true, {"127.9.0.0/16"});
   ASSERT_TRUE(filter.ok());
-  auto literal = AlertSettingsFromProto(WithHook("https://127.0.0.1:8443/x", ""), "t-1", none,
-                                        &*filter);
+  auto literal =
+      AlertSettingsFromProto(WithHook("https://127.0.0.1:8443/x", ""), "t-1", none, &*filter);
   ASSERT_FALSE(literal.ok());
   EXPECT_THAT(literal.status().message(), HasSubstr("127.0.0.1 is refused"));
   EXPECT_TRUE(
@@ -55,11 +55,10 @@ TEST(AlertConvert, RefusesWhatTheOperatorDoesNotAllowAndWhatIsMalformed) {
   EXPECT_TRUE(
       AlertSettingsFromProto(WithHook("https://intranet.example/x", ""), "t-1", none, &*filter)
           .ok());
-  EXPECT_THAT(
-      AlertSettingsFromProto(WithHook("http://h.example/", ""), "t-1", none, nullptr)
-          .status()
-          .message(),
-      HasSubstr("channel \"hook\""));
+  EXPECT_THAT(AlertSettingsFromProto(WithHook("http://h.example/", ""), "t-1", none, nullptr)
+                  .status()
+                  .message(),
+              HasSubstr("channel \"hook\""));
   v1::AlertSettings neither;
   neither.add_channels()->set_id("x");
   EXPECT_THAT(AlertSettingsFromProto(neither, "t-1", none, nullptr).status().message(),
