@@ -20,7 +20,8 @@ const char kAlerterFlagsHelp[] =
   --smtp-password-file FILE  the password for --smtp-user
   --smtp-helo NAME     the name given in EHLO (default: this host's name)
   --smtp-no-verify     do not verify the relay's certificate (a self-signed relay)
-  --alert-from MAILBOX the From of alert e-mail (default: stswatch <stswatch@HOSTNAME>)
+  --alert-from MAILBOX the From of alert e-mail (default: stswatch <stswatch@HOSTNAME>,
+                       stswatch@localhost.localdomain when the host name has no dot)
   --alert-site-name NAME  shown in subjects, "[NAME] CRITICAL: ..." (default stswatch)
   --alert-ca-file FILE PEM roots trusted for the relay and webhooks (default: the system's)
   --webhook-allow-net CIDR  allow webhook targets in this network although private or
@@ -98,7 +99,14 @@ absl::StatusOr<AlerterSetup> BuildAlerter(const AlerterFlags& f) {
   AlerterSetup out;
   alerting::AlerterOptions& o = out.options;
   o.email.site_name = f.site_name;
-  o.email.from = f.from.empty() ? "stswatch <stswatch@" + HostName() + ">" : f.from;
+  o.email.from = f.from;
+  if (o.email.from.empty()) {
+    // This host's name when it is a domain; machines are often named without one.
+    o.email.from = "stswatch <stswatch@" + HostName() + ">";
+    if (!alerting::IsEmailAddress(alerting::AddrSpec(o.email.from))) {
+      o.email.from = "stswatch <stswatch@localhost.localdomain>";
+    }
+  }
   if (!alerting::IsEmailAddress(alerting::AddrSpec(o.email.from))) {
     return absl::InvalidArgumentError("--alert-from \"" + o.email.from +
                                       "\" is not a mailbox (name <local@domain>)");
