@@ -64,6 +64,14 @@ std::string_view OutcomeName(Outcome o) {
 
 }  // namespace
 
+std::string BookKey(std::string_view tenant, int partition) {
+  return std::string(tenant) + "/" + std::to_string(partition);
+}
+
+std::string TenantOfBook(std::string_view key) {
+  return std::string(key.substr(0, key.rfind('/')));
+}
+
 boost::asio::awaitable<absl::StatusOr<AlertSettings>> AlertStore::GetSettings(std::string tenant) {
   absl::StatusOr<RedisReply> r =
       co_await api::Run(client_, store::Command("HGET", keys_.Settings(), tenant));
@@ -122,13 +130,23 @@ boost::asio::awaitable<absl::StatusOr<std::map<std::string, std::string>>> Alert
   co_return Pairs(*r);
 }
 
-boost::asio::awaitable<absl::StatusOr<std::string>> AlertStore::Book(std::string tenant) {
-  absl::StatusOr<RedisReply> r =
-      co_await api::Run(client_, store::Command("HGET", keys_.Books(), tenant));
+boost::asio::awaitable<absl::StatusOr<std::vector<std::string>>> AlertStore::TenantBooks(
+    std::string tenant, int partitions) {
+  std::vector<std::string> command = store::Command("HMGET", keys_.Books());
+  for (int p = 0; p < partitions; ++p) {
+    command.push_back(BookKey(tenant, p));
+  }
+  absl::StatusOr<RedisReply> r = co_await api::Run(client_, std::move(command));
   if (!r.ok()) {
     co_return r.status();
   }
-  co_return r->type == RedisReply::Type::kString ? r->str : std::string();
+  std::vector<std::string> out;
+  for (const RedisReply& e : r->elements) {
+    if (e.type == RedisReply::Type::kString) {
+      out.push_back(e.str);
+    }
+  }
+  co_return out;
 }
 
 boost::asio::awaitable<absl::StatusOr<std::vector<Delivery>>> AlertStore::PendingDeliveries(

@@ -4,7 +4,8 @@
 //
 //   <prefix>:alert:settings        hash    tenant -> AlertSettings JSON (set through the API)
 //   <prefix>:alert:settings_version string counter, bumped by every change of the settings
-//   <prefix>:alert:books           hash    tenant -> AlertBook JSON (the alerter's state)
+//   <prefix>:alert:books           hash    "<tenant>/<partition>" -> AlertBook JSON (the
+//                                          alerter's state, one book per tenant and partition)
 //   <prefix>:alert:deliveries      hash    delivery id -> Delivery JSON, until done with
 //   <prefix>:alert:queue           zset    delivery id -> when to attempt it next (Unix ms)
 //   <prefix>:alert:sent:<tenant>   stream  deliveries that succeeded (the last 1000)
@@ -56,9 +57,15 @@ class AlertKeys {
   std::string prefix_;
 };
 
+// A tenant's alert state is kept in one book per partition of the key space, so that a batch of
+// events rewrites the state of the domains it concerns, not every domain of a tenant with
+// 100 000: "<tenant>/<partition>".
+std::string BookKey(std::string_view tenant, int partition);
+std::string TenantOfBook(std::string_view key);
+
 // A batch for Commit: alert states to store, deliveries to queue, events to acknowledge.
 struct CommitBatch {
-  std::map<std::string, std::string> books;  // tenant -> AlertBook JSON
+  std::map<std::string, std::string> books;  // BookKey -> AlertBook JSON
   std::vector<Delivery> deliveries;
   std::vector<std::pair<std::string, std::string>> acks;  // (stream key, entry id)
 };
@@ -90,9 +97,11 @@ class AlertStore {
   boost::asio::awaitable<absl::StatusOr<std::map<std::string, AlertSettings>>> AllSettings(
       std::vector<std::string>* errors);
 
-  // The stored alert state of every tenant (tenant -> JSON), and of one ("" when none).
+  // Every stored book (BookKey -> JSON), and a tenant's books of `partitions` partitions (the
+  // JSON of those that exist).
   boost::asio::awaitable<absl::StatusOr<std::map<std::string, std::string>>> AllBooks();
-  boost::asio::awaitable<absl::StatusOr<std::string>> Book(std::string tenant);
+  boost::asio::awaitable<absl::StatusOr<std::vector<std::string>>> TenantBooks(std::string tenant,
+                                                                               int partitions);
 
   // Every delivery not done with (unparsable ones are skipped, with their errors in `errors`).
   boost::asio::awaitable<absl::StatusOr<std::vector<Delivery>>> PendingDeliveries(

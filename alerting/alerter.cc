@@ -278,15 +278,15 @@ asio::awaitable<absl::Status> Alerter::LoadState() {
     co_return books.status();
   }
   books_.clear();
-  for (auto& [tenant, json] : *books) {
+  for (auto& [key, json] : *books) {
     absl::StatusOr<AlertBook> book = AlertBook::FromJson(json);
     if (!book.ok()) {
-      // Refusing to start would stop every tenant's alerts; starting this tenant afresh loses
+      // Refusing to start would stop every tenant's alerts; starting this book afresh loses
       // only its open alerts' threading. Say so loudly.
-      LogProblem("alerter.state_unreadable", tenant + ": " + std::string(book.status().message()));
+      LogProblem("alerter.state_unreadable", key + ": " + std::string(book.status().message()));
       continue;
     }
-    books_.emplace(tenant, std::move(*book));
+    books_.emplace(key, std::move(*book));
   }
   std::vector<std::string> errors;
   absl::StatusOr<std::vector<Delivery>> pending = co_await store_.PendingDeliveries(&errors);
@@ -317,8 +317,8 @@ asio::awaitable<absl::Status> Alerter::RefreshSettings() {
   if (options_.operator_settings) {
     settings_[std::string(kOperatorTenant)] = *options_.operator_settings;
   }
-  for (auto& [tenant, book] : books_) {
-    book.SetTenantPolicy(SettingsOf(tenant).policy);
+  for (auto& [key, book] : books_) {
+    book.SetTenantPolicy(SettingsOf(TenantOfBook(key)).policy);
   }
   next_settings_ = std::chrono::steady_clock::now() + options_.settings_refresh;
   co_return absl::OkStatus();
@@ -332,11 +332,11 @@ const AlertSettings& Alerter::SettingsOf(const std::string& tenant) {
   return it->second;
 }
 
-AlertBook& Alerter::BookOf(const std::string& tenant) {
-  auto it = books_.find(tenant);
+AlertBook& Alerter::BookOf(const std::string& key) {
+  auto it = books_.find(key);
   if (it == books_.end()) {
-    it = books_.emplace(tenant, AlertBook()).first;
-    it->second.SetTenantPolicy(SettingsOf(tenant).policy);
+    it = books_.emplace(key, AlertBook()).first;
+    it->second.SetTenantPolicy(SettingsOf(TenantOfBook(key)).policy);
   }
   return it->second;
 }
@@ -419,8 +419,9 @@ asio::awaitable<absl::Status> Alerter::Process(std::vector<Entry> entries) {
     }
     for (const std::string& tenant : tenants) {
       const AlertSettings& settings = SettingsOf(tenant);
-      AlertBook& book = BookOf(tenant);
-      touched.insert(tenant);
+      const std::string key = BookKey(tenant, entries[i].partition);
+      AlertBook& book = BookOf(key);
+      touched.insert(key);
       for (const Notification& n : book.OnEvent(settings.policy, *events[i], now)) {
         std::vector<Delivery> planned = PlanDeliveries(n, settings, options_.email, now);
         LogNotification(n, planned.size());
@@ -428,16 +429,17 @@ asio::awaitable<absl::Status> Alerter::Process(std::vector<Entry> entries) {
       }
     }
   }
-  for (const std::string& tenant : touched) {
+  for (const std::string& key : touched) {
     // What the batch made due beyond its events' own notifications: a status alert no more
     // precise alert of the same check explains (AlertBook::Covered).
-    AlertBook& book = books_.at(tenant);
+    AlertBook& book = books_.at(key);
     for (const Notification& n : book.OnTick(now)) {
-      std::vector<Delivery> planned = PlanDeliveries(n, SettingsOf(tenant), options_.email, now);
+      std::vector<Delivery> planned =
+          PlanDeliveries(n, SettingsOf(TenantOfBook(key)), options_.email, now);
       LogNotification(n, planned.size());
       batch.deliveries.insert(batch.deliveries.end(), planned.begin(), planned.end());
     }
-    batch.books[tenant] = book.ToJson();
+    batch.books[key] = book.ToJson();
   }
   co_return co_await Commit(std::move(batch));
 }
@@ -445,18 +447,18 @@ asio::awaitable<absl::Status> Alerter::Process(std::vector<Entry> entries) {
 asio::awaitable<absl::Status> Alerter::Tick() {
   const Time now = clock_.Now();
   CommitBatch batch;
-  for (auto& [tenant, book] : books_) {
+  for (auto& [key, book] : books_) {
     std::vector<Notification> due = book.OnTick(now);
     if (due.empty()) {
       continue;
     }
-    const AlertSettings& settings = SettingsOf(tenant);
+    const AlertSettings& settings = SettingsOf(TenantOfBook(key));
     for (const Notification& n : due) {
       std::vector<Delivery> planned = PlanDeliveries(n, settings, options_.email, now);
       LogNotification(n, planned.size());
       batch.deliveries.insert(batch.deliveries.end(), planned.begin(), planned.end());
     }
-    batch.books[tenant] = book.ToJson();
+    batch.books[key] = book.ToJson();
   }
   if (batch.books.empty()) {
     co_return absl::OkStatus();

@@ -74,6 +74,7 @@ struct AlerterOptions {
   // Tenants' settings are re-read when the API changed them (within a second), and this often.
   std::chrono::milliseconds settings_refresh{60000};
   std::size_t max_in_flight = 16;
+  // Entries read per stream at a time (up to partitions × this per batch).
   std::size_t read_count = 256;
   // Channels of the operator (tenant kOperatorTenant), for every domain.
   std::optional<AlertSettings> operator_settings;
@@ -128,7 +129,8 @@ class Alerter {
   // Launches the due deliveries it may; returns when the next one is due (or a second hence).
   std::chrono::milliseconds LaunchDue(std::uint64_t generation);
   const AlertSettings& SettingsOf(const std::string& tenant);
-  AlertBook& BookOf(const std::string& tenant);
+  // The book of a (tenant, partition): BookKey.
+  AlertBook& BookOf(const std::string& key);
   void Queue(const Delivery& d);
   void Wake();
   std::vector<Entry> ParseEntries(const store::RedisReply& reply, bool autoclaim,
@@ -163,8 +165,8 @@ class Alerter {
   bool loaded_ = false;
 
   std::map<std::string, AlertSettings> settings_;
-  std::map<std::string, AlertBook> books_;
-  std::map<std::string, Delivery> queue_;  // Delivery id -> delivery not done with.
+  std::map<std::string, AlertBook> books_;  // BookKey(tenant, partition) -> book.
+  std::map<std::string, Delivery> queue_;   // Delivery id -> delivery not done with.
   std::set<std::string> in_flight_;
   RateLimiter limiter_;
   std::set<std::string> limited_logged_;

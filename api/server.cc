@@ -1,5 +1,6 @@
 #include "api/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -7,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -278,23 +280,30 @@ struct ApiServer::Impl {
       }
       domain = *d;
     }
-    absl::StatusOr<std::string> json = co_await alerts.Book(tenant);
-    if (!json.ok()) {
-      co_return json.status();
+    absl::StatusOr<std::vector<std::string>> books =
+        co_await alerts.TenantBooks(tenant, options.keys.partitions());
+    if (!books.ok()) {
+      co_return books.status();
     }
-    v1::ListOpenAlertsResponse out;
-    if (json->empty()) {
-      co_return out;
-    }
-    absl::StatusOr<alerting::AlertBook> book = alerting::AlertBook::FromJson(*json);
-    if (!book.ok()) {
-      co_return absl::InternalError("the stored alert state is unreadable: " +
-                                    std::string(book.status().message()));
-    }
-    for (const alerting::AlertBook::Alert& a : book->OpenAlerts(tenant)) {
-      if (domain.empty() || a.problem.domain == domain) {
-        FillOpenAlert(a, *out.add_alerts());
+    std::vector<alerting::AlertBook::Alert> open;
+    for (const std::string& json : *books) {
+      absl::StatusOr<alerting::AlertBook> book = alerting::AlertBook::FromJson(json);
+      if (!book.ok()) {
+        co_return absl::InternalError("the stored alert state is unreadable: " +
+                                      std::string(book.status().message()));
       }
+      for (alerting::AlertBook::Alert& a : book->OpenAlerts(tenant)) {
+        if (domain.empty() || a.problem.domain == domain) {
+          open.push_back(std::move(a));
+        }
+      }
+    }
+    std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.problem.domain, a.problem.key) < std::tie(b.problem.domain, b.problem.key);
+    });
+    v1::ListOpenAlertsResponse out;
+    for (const alerting::AlertBook::Alert& a : open) {
+      FillOpenAlert(a, *out.add_alerts());
     }
     co_return out;
   }
