@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "mtasts/text.h"
+#include "prober/async.h"
 #include "prober/smtp_reply.h"
 #include "prober/tls.h"
 
@@ -39,40 +40,6 @@ constexpr std::size_t kMaxQuotedReply = 300;
 // RFC 5321 §4.5.3.1.3: a path is at most 256 octets.
 constexpr std::size_t kMaxPathBytes = 256;
 constexpr std::size_t kMaxRecipients = 1000;
-
-// Closes the socket when the session's deadline passes, so every pending operation on it (TLS
-// included) fails. Unlike a plain timer it is safe when the expiry is already queued as the
-// guard is destroyed: the handler then finds the socket gone.
-class SocketDeadline {
- public:
-  SocketDeadline(tcp::socket& socket, Clock::time_point at)
-      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
-    state_->socket = &socket;
-    timer_.expires_at(at);
-    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
-      if (ec || state->socket == nullptr) {
-        return;
-      }
-      state->expired = true;
-      boost::system::error_code ignored;
-      state->socket->close(ignored);
-    });
-  }
-  SocketDeadline(const SocketDeadline&) = delete;
-  SocketDeadline& operator=(const SocketDeadline&) = delete;
-  // Destroying timer_ cancels the wait.
-  ~SocketDeadline() { state_->socket = nullptr; }
-
-  bool Expired() const { return state_->expired; }
-
- private:
-  struct State {
-    tcp::socket* socket = nullptr;
-    bool expired = false;
-  };
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
 
 std::string FormatDuration(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) {
@@ -466,10 +433,10 @@ asio::awaitable<SendResult> SendMail(ssl::context& tls, SmtpRelayOptions relay,
 
   auto executor = co_await asio::this_coro::executor;
   Connection conn(executor);
-  SocketDeadline deadline(conn.Socket(), deadline_at);
+  prober::Deadline<tcp::socket> deadline(conn.Socket(), deadline_at);
   const auto fail = [&](std::string error, bool permanent) {
     result.ok = false;
-    if (deadline.Expired()) {
+    if (deadline.expired()) {
       result.permanent = false;
       result.error = "the session with the relay took longer than " +
                      FormatDuration(relay.timeout) + " (" + error + ")";
@@ -488,7 +455,7 @@ asio::awaitable<SendResult> SendMail(ssl::context& tls, SmtpRelayOptions relay,
   std::string connect_errors;
   bool connected = false;
   for (const tcp::endpoint& endpoint : resolved.endpoints) {
-    if (deadline.Expired()) {
+    if (deadline.expired()) {
       break;
     }
     boost::system::error_code ignored;

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "mtasts/hostname.h"
 #include "mtasts/text.h"
+#include "prober/async.h"
 #include "prober/http_response.h"
 #include "prober/tls.h"
 
@@ -37,40 +38,6 @@ constexpr std::size_t kMaxHeaderValueBytes = 8192;
 constexpr std::size_t kMaxHeaders = 64;
 // The response body quoted in an error.
 constexpr std::size_t kMaxQuotedBody = 160;
-
-// Closes the socket when the deadline passes, so every pending operation on it (TLS included)
-// fails. Unlike a plain timer it is safe when the expiry is already queued as the guard is
-// destroyed: the handler then finds the socket gone.
-class SocketDeadline {
- public:
-  SocketDeadline(tcp::socket& socket, Clock::time_point at)
-      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
-    state_->socket = &socket;
-    timer_.expires_at(at);
-    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
-      if (ec || state->socket == nullptr) {
-        return;
-      }
-      state->expired = true;
-      boost::system::error_code ignored;
-      state->socket->close(ignored);
-    });
-  }
-  SocketDeadline(const SocketDeadline&) = delete;
-  SocketDeadline& operator=(const SocketDeadline&) = delete;
-  // Destroying timer_ cancels the wait.
-  ~SocketDeadline() { state_->socket = nullptr; }
-
-  bool Expired() const { return state_->expired; }
-
- private:
-  struct State {
-    tcp::socket* socket = nullptr;
-    bool expired = false;
-  };
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
 
 std::string FormatDuration(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) {
@@ -548,11 +515,11 @@ asio::awaitable<WebhookResult> PostWebhook(prober::DnsResolver& resolver, ssl::c
 
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
-  SocketDeadline deadline(socket, deadline_at);
+  prober::Deadline<tcp::socket> deadline(socket, deadline_at);
   const auto retryable = [&](const std::string& error) {
     result.ok = false;
     result.permanent = false;
-    result.error = deadline.Expired() ? "the delivery took longer than " +
+    result.error = deadline.expired() ? "the delivery took longer than " +
                                             FormatDuration(options.timeout) + " (" + error + ")"
                                       : error;
     return result;
@@ -561,7 +528,7 @@ asio::awaitable<WebhookResult> PostWebhook(prober::DnsResolver& resolver, ssl::c
   std::string connect_errors;
   bool connected = false;
   for (std::size_t i = 0; i < allowed.size() && i < kMaxAddressesTried; ++i) {
-    if (deadline.Expired()) {
+    if (deadline.expired()) {
       break;
     }
     boost::system::error_code ignored;

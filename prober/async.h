@@ -29,27 +29,41 @@ inline boost::asio::awaitable<DnsResult> AsyncResolve(DnsResolver& resolver, std
 }
 
 // Closes `socket` when the deadline passes, so every pending operation on it fails. The guard
-// must outlive the operations; destroying it disarms it.
+// must outlive the operations; destroying it disarms it — also when the timer has already fired
+// and its handler is still queued (the handler then finds no socket to close).
 template <typename Socket>
 class Deadline {
  public:
   Deadline(Socket& socket, std::chrono::steady_clock::duration timeout)
-      : timer_(socket.get_executor()), expired_(std::make_shared<bool>(false)) {
-    timer_.expires_after(timeout);
-    timer_.async_wait([&socket, expired = expired_](const boost::system::error_code& ec) {
-      if (!ec) {
-        *expired = true;
-        boost::system::error_code ignored;
-        socket.close(ignored);
+      : Deadline(socket, std::chrono::steady_clock::now() + timeout) {}
+  Deadline(Socket& socket, std::chrono::steady_clock::time_point at)
+      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
+    state_->socket = &socket;
+    timer_.expires_at(at);
+    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
+      if (ec || state->socket == nullptr) {
+        return;
       }
+      state->expired = true;
+      boost::system::error_code ignored;
+      state->socket->close(ignored);
     });
   }
-  ~Deadline() { timer_.cancel(); }
-  bool expired() const { return *expired_; }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() {
+    state_->socket = nullptr;
+    timer_.cancel();
+  }
+  bool expired() const { return state_->expired; }
 
  private:
+  struct State {
+    Socket* socket = nullptr;
+    bool expired = false;
+  };
   boost::asio::steady_timer timer_;
-  std::shared_ptr<bool> expired_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace stswatch::prober
