@@ -26,18 +26,6 @@ const api::RedisScript& OutcomeScript() {
   return *script;
 }
 
-// A flat array of field/value pairs (HGETALL, a stream entry's fields) as a map.
-std::map<std::string, std::string> Pairs(const RedisReply& r) {
-  std::map<std::string, std::string> out;
-  if (r.type != RedisReply::Type::kArray) {
-    return out;
-  }
-  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    out[r.elements[i].str] = r.elements[i + 1].str;
-  }
-  return out;
-}
-
 // Turns the script's LEASE_LOST error reply into FailedPrecondition; other errors stay
 // Unavailable.
 absl::Status ScriptError(const RedisReply& r) {
@@ -66,6 +54,17 @@ std::string_view OutcomeName(Outcome o) {
 
 std::string BookKey(std::string_view tenant, int partition) {
   return std::string(tenant) + "/" + std::to_string(partition);
+}
+
+std::map<std::string, std::string> FieldPairs(const RedisReply& r) {
+  std::map<std::string, std::string> out;
+  if (r.type != RedisReply::Type::kArray) {
+    return out;
+  }
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    out[r.elements[i].str] = r.elements[i + 1].str;
+  }
+  return out;
 }
 
 std::string TenantOfBook(std::string_view key) {
@@ -110,7 +109,7 @@ AlertStore::AllSettings(std::vector<std::string>* errors) {
     co_return r.status();
   }
   std::map<std::string, AlertSettings> out;
-  for (auto& [tenant, json] : Pairs(*r)) {
+  for (auto& [tenant, json] : FieldPairs(*r)) {
     absl::StatusOr<AlertSettings> s = SettingsFromJson(json, tenant);
     if (s.ok()) {
       out.emplace(tenant, std::move(*s));
@@ -127,7 +126,7 @@ boost::asio::awaitable<absl::StatusOr<std::map<std::string, std::string>>> Alert
   if (!r.ok()) {
     co_return r.status();
   }
-  co_return Pairs(*r);
+  co_return FieldPairs(*r);
 }
 
 boost::asio::awaitable<absl::StatusOr<std::vector<std::string>>> AlertStore::TenantBooks(
@@ -157,7 +156,7 @@ boost::asio::awaitable<absl::StatusOr<std::vector<Delivery>>> AlertStore::Pendin
     co_return r.status();
   }
   std::vector<Delivery> out;
-  for (auto& [id, json] : Pairs(*r)) {
+  for (auto& [id, json] : FieldPairs(*r)) {
     absl::StatusOr<Delivery> d = DeliveryFromJson(json);
     if (d.ok()) {
       out.push_back(std::move(*d));
@@ -268,7 +267,7 @@ boost::asio::awaitable<absl::StatusOr<std::vector<DeliveryRecord>>> AlertStore::
     if (entry.type != RedisReply::Type::kArray || entry.elements.size() != 2) {
       continue;
     }
-    std::map<std::string, std::string> fields = Pairs(entry.elements[1]);
+    std::map<std::string, std::string> fields = FieldPairs(entry.elements[1]);
     absl::StatusOr<Delivery> d = DeliveryFromJson(fields["delivery"]);
     if (!d.ok()) {
       continue;

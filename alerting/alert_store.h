@@ -63,6 +63,10 @@ class AlertKeys {
 std::string BookKey(std::string_view tenant, int partition);
 std::string TenantOfBook(std::string_view key);
 
+// A flat array of field/value pairs (HGETALL, a stream entry's fields) as a map; empty for any
+// other reply.
+std::map<std::string, std::string> FieldPairs(const store::RedisReply& reply);
+
 // A batch for Commit: alert states to store, deliveries to queue, events to acknowledge.
 struct CommitBatch {
   std::map<std::string, std::string> books;  // BookKey -> AlertBook JSON

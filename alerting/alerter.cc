@@ -27,17 +27,6 @@ std::int64_t UnixMs(Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-std::map<std::string, std::string> Fields(const RedisReply& r) {
-  std::map<std::string, std::string> out;
-  if (r.type != RedisReply::Type::kArray) {
-    return out;
-  }
-  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    out[r.elements[i].str] = r.elements[i + 1].str;
-  }
-  return out;
-}
-
 // The tenants of a watch hash entry ({"interval_s": N, "tenants": {"t-…": N, …}}).
 std::vector<std::string> TenantsOf(const RedisReply& r) {
   std::vector<std::string> out;
@@ -241,7 +230,7 @@ std::vector<Alerter::Entry> Alerter::ParseEntries(const RedisReply& list, bool /
     entry.partition = partition;
     entry.id = e.elements[0].str;
     if (e.elements.size() > 1) {
-      entry.fields = Fields(e.elements[1]);
+      entry.fields = FieldPairs(e.elements[1]);
     }
     out.push_back(std::move(entry));
   }
