@@ -12,6 +12,7 @@
 
 #include "api/redis_ops.h"
 #include "common/stable_hash.h"
+#include "metrics/metrics.h"
 #include "store/command.h"
 
 namespace stswatch::alerting {
@@ -474,7 +475,12 @@ asio::awaitable<absl::Status> Alerter::Commit(CommitBatch batch) {
 
 void Alerter::Queue(const Delivery& d) { queue_.emplace(d.id, d); }
 
-void Alerter::Wake() { wake_.cancel(); }
+void Alerter::Wake() {
+  if (metrics_ != nullptr) {
+    metrics_->SetAlertDeliveriesPending(queue_.size());
+  }
+  wake_.cancel();
+}
 
 asio::awaitable<void> Alerter::DeliveryLoop(std::uint64_t generation) {
   while (Current(generation)) {
@@ -641,6 +647,9 @@ void Alerter::LogProblem(std::string_view event, const std::string& error) {
 }
 
 void Alerter::LogNotification(const Notification& n, std::size_t deliveries) {
+  if (metrics_ != nullptr) {
+    metrics_->AlertNotification(NotificationKindName(n.kind), SeverityName(n.problem.severity));
+  }
   log_.Info("alert.notification", {{"tenant", n.tenant},
                                    {"domain", n.problem.domain},
                                    {"state", std::string(NotificationKindName(n.kind))},
@@ -653,6 +662,11 @@ void Alerter::LogNotification(const Notification& n, std::size_t deliveries) {
 
 void Alerter::LogOutcome(const Delivery& d, Outcome outcome, const std::string& detail,
                          std::chrono::milliseconds delay) {
+  if (metrics_ != nullptr) {
+    metrics_->AlertDelivery(ChannelTypeName(d.type), outcome == Outcome::kDelivered ? "delivered"
+                                                     : outcome == Outcome::kRetry   ? "retry"
+                                                                                    : "dead");
+  }
   switch (outcome) {
     case Outcome::kDelivered:
       log_.Info("delivery.sent", {{"delivery", d.id},

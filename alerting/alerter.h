@@ -53,6 +53,10 @@
 #include "store/redis_client.h"
 #include "store/redis_endpoint.h"
 
+namespace stswatch::metrics {
+class Metrics;
+}  // namespace stswatch::metrics
+
 namespace stswatch::alerting {
 
 // The pseudo-tenant of the operator's own channels (--alert-email-to, --alert-webhook-url): it
@@ -101,6 +105,10 @@ class Alerter {
   void Stop(std::function<void()> done = nullptr);
 
   bool active() const { return active_; }  // NOLINT(readability-identifier-naming)
+
+  // Counts notifications and delivery outcomes, and the deliveries pending; nullptr (the
+  // default): no metrics. Not owned; set before Start.
+  void SetMetrics(metrics::Metrics* metrics) { metrics_ = metrics; }
 
  private:
   struct Entry {
@@ -174,6 +182,7 @@ class Alerter {
   std::chrono::steady_clock::time_point next_settings_;
   std::string settings_version_;
   std::uint64_t random_state_;
+  metrics::Metrics* metrics_ = nullptr;
 };
 
 }  // namespace stswatch::alerting

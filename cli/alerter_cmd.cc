@@ -14,6 +14,7 @@
 #include "cli/redis_log.h"
 #include "common/log.h"
 #include "common/time_source.h"
+#include "metrics/metrics.h"
 #include "prober/cares_resolver.h"
 #include "store/keys.h"
 #include "store/redis_client.h"
@@ -43,6 +44,8 @@ Options:
   --resolver IP[:PORT] DNS server for webhook host names (default: the system's)
   --log-format FORMAT  text (default) or json
   --log-level LEVEL    debug, info (default), warning or error
+  --metrics-listen HOST:PORT  serve Prometheus metrics (notifications, delivery outcomes,
+                       deliveries pending) at http://HOST:PORT/metrics (IPv4 HOST; off by default)
 )";
 
 constexpr std::string_view kUsageTail = R"(  -h, --help           show this help
@@ -59,6 +62,7 @@ int RunAlerter(Args args, CommandIo& io) {
   std::string log_format = "text";
   std::string log_level = "info";
   std::string resolvers;
+  std::string metrics_listen;
   AlerterFlags alerter_flags;
   Flags flags;
   flags.String("--redis", &redis);
@@ -66,6 +70,7 @@ int RunAlerter(Args args, CommandIo& io) {
   flags.String("--resolver", &resolvers);
   flags.String("--log-format", &log_format);
   flags.String("--log-level", &log_level);
+  flags.String("--metrics-listen", &metrics_listen);
   AddAlerterFlags(flags, &alerter_flags);
   bool help = false;
   const auto usage = [&](const std::string& message) {
@@ -110,6 +115,18 @@ int RunAlerter(Args args, CommandIo& io) {
   LogRedisConnection(client, log);
   alerting::Alerter alerter(io_context, client, *endpoint, **resolver, *setup->tls,
                             *setup->webhook_filter, clock, log, setup->options);
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!metrics_listen.empty()) {
+    metrics = std::make_unique<metrics::Metrics>();
+    auto listening = metrics::MetricsServer::Start(metrics_listen, *metrics);
+    if (!listening.ok()) {
+      return usage("--metrics-listen: " + std::string(listening.status().message()));
+    }
+    metrics_server = std::move(*listening);
+    alerter.SetMetrics(metrics.get());
+    log.Info("metrics.listening", {{"address", metrics_server->address()}});
+  }
   client.Start();
   alerter.Start();
   log.Info("alerter.started",

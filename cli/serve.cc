@@ -204,6 +204,7 @@ class Service {
     alerter_ = std::make_unique<alerting::Alerter>(
         io_, *client_, endpoint, *prober_->resolver, *alerter_setup_.tls,
         *alerter_setup_.webhook_filter, clock_, log_, alerter_setup_.options);
+    alerter_->SetMetrics(metrics_);
   }
   void JoinApi() {
     if (api_stopper_.joinable()) {

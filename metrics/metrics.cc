@@ -145,7 +145,25 @@ Metrics::Metrics()
                    .Name(std::string(kDispatchBacklog))
                    .Help("Due checks waiting for their worker's credit (overload).")
                    .Register(*registry_)
-                   .Add({})) {
+                   .Add({})),
+      alert_notifications_(prometheus::BuildCounter()
+                               .Name(std::string(kAlertNotifications))
+                               .Help("Alert notifications made, by state and severity.")
+                               .Register(*registry_)),
+      alert_deliveries_(prometheus::BuildCounter()
+                            .Name(std::string(kAlertDeliveries))
+                            .Help("Delivery attempts, by channel type and outcome.")
+                            .Register(*registry_)),
+      alert_pending_(prometheus::BuildGauge()
+                         .Name(std::string(kAlertDeliveriesPending))
+                         .Help("Notifications not yet delivered nor given up.")
+                         .Register(*registry_)
+                         .Add({})) {
+  for (const char* channel : {"email", "webhook"}) {
+    for (const char* outcome : {"delivered", "retry", "dead"}) {
+      alert_deliveries_.Add({{"channel", channel}, {"outcome", outcome}});
+    }
+  }
   for (const std::string_view status : kCheckStatuses) {
     checks_.Add({{"status", std::string(status)}});
   }
@@ -182,6 +200,20 @@ void Metrics::SetQueue(std::size_t depth, std::size_t in_flight, std::size_t pen
 void Metrics::SetDispatch(std::size_t workers, std::size_t backlog) {
   workers_.Set(static_cast<double>(workers));
   backlog_.Set(static_cast<double>(backlog));
+}
+
+void Metrics::AlertNotification(std::string_view state, std::string_view severity) {
+  alert_notifications_.Add({{"state", std::string(state)}, {"severity", std::string(severity)}})
+      .Increment();
+}
+
+void Metrics::AlertDelivery(std::string_view channel, std::string_view outcome) {
+  alert_deliveries_.Add({{"channel", std::string(channel)}, {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::SetAlertDeliveriesPending(std::size_t pending) {
+  alert_pending_.Set(static_cast<double>(pending));
 }
 
 void Metrics::ApiCall(std::string_view method, std::string_view code, double seconds) {

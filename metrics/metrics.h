@@ -44,6 +44,9 @@ inline constexpr std::string_view kChecksInFlight = "stswatch_checks_in_flight";
 inline constexpr std::string_view kPendingWrites = "stswatch_pending_writes";
 inline constexpr std::string_view kSchedulerWorkers = "stswatch_scheduler_workers";
 inline constexpr std::string_view kDispatchBacklog = "stswatch_dispatch_backlog";
+inline constexpr std::string_view kAlertNotifications = "stswatch_alert_notifications_total";
+inline constexpr std::string_view kAlertDeliveries = "stswatch_alert_deliveries_total";
+inline constexpr std::string_view kAlertDeliveriesPending = "stswatch_alert_deliveries_pending";
 inline constexpr std::string_view kApiCallsTotal = "stswatch_api_calls_total";
 inline constexpr std::string_view kApiCallDurationSeconds = "stswatch_api_call_duration_seconds";
 
@@ -108,6 +111,12 @@ class Metrics {
   // the status code's name ("OK", "NOT_FOUND", ...).
   void ApiCall(std::string_view method, std::string_view code, double seconds);
 
+  // Alerting: a notification made (state "opened", ..., severity), an attempt's outcome
+  // ("email"/"webhook"; "delivered", "retry", "dead"), and the deliveries not done with.
+  void AlertNotification(std::string_view state, std::string_view severity);
+  void AlertDelivery(std::string_view channel, std::string_view outcome);
+  void SetAlertDeliveriesPending(std::size_t pending);
+
   // The registry, for an exposer (MetricsServer) or another collector.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
   // Everything in the registry in the Prometheus text format (what /metrics serves, without the
@@ -131,6 +140,9 @@ class Metrics {
   prometheus::Gauge& pending_writes_all_;
   prometheus::Gauge& workers_;
   prometheus::Gauge& backlog_;
+  prometheus::Family<prometheus::Counter>& alert_notifications_;
+  prometheus::Family<prometheus::Counter>& alert_deliveries_;
+  prometheus::Gauge& alert_pending_;
 };
 
 // An HTTP server for /metrics.

@@ -17,6 +17,8 @@ Usage: alert_e2e_test.py STSWATCH TESTBED PROTO_DIR SCENARIO_DIR SINKS_DIR
 
 import importlib.util
 import json
+import re
+import urllib.request
 import os
 import shutil
 import signal
@@ -30,6 +32,7 @@ import grpc
 
 NET = "127.48"
 API = NET + ".200.1:7400"
+METRICS = NET + ".200.1:9400"
 RELAY = NET + ".200.3"
 HOOKS = NET + ".200.4"
 HOOK_URL = "https://hooks.ok.alert.test:8443/hook"  # A record: 127.48.200.4 (alert-before.yaml)
@@ -168,7 +171,7 @@ class AlertTest(unittest.TestCase):
         """`stswatch alerter` as a process of its own, beside `serve --no-alerter`."""
         cls.alerter = subprocess.Popen(
             [STSWATCH, "alerter", "--redis", "unix://" + cls.redis_sock, "--resolver",
-             NET + ".0.1:53", *cls.alerting_options()],
+             NET + ".0.1:53", "--metrics-listen", METRICS, *cls.alerting_options()],
             stdout=cls.serve_log, stderr=subprocess.STDOUT)
 
     @classmethod
@@ -384,6 +387,18 @@ class AlertTest(unittest.TestCase):
                    d.alert_id != alert_id]
         self.assertEqual(len(retried), 1)
         self.assertGreater(retried[0].attempts, 2)
+
+        # The standalone alerter's metrics count what it did.
+        text = urllib.request.urlopen(f"http://{METRICS}/metrics", timeout=10).read().decode()
+        def value(series):
+            m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.MULTILINE)
+            self.assertIsNotNone(m, series)
+            return float(m.group(1))
+        self.assertGreaterEqual(value('stswatch_alert_deliveries_total{channel="webhook",'
+                                      'outcome="retry"}'), 1)
+        self.assertGreaterEqual(value('stswatch_alert_deliveries_total{channel="webhook",'
+                                      'outcome="delivered"}'), 2)
+        self.assertEqual(value("stswatch_alert_deliveries_pending"), 0)
 
     def claim_as_ghost(self):
         """Reads every partition's new events as consumer "ghost" of the alerter's group, without
