@@ -412,7 +412,10 @@ asio::awaitable<absl::Status> Alerter::Process(std::vector<Entry> entries) {
       const std::string key = BookKey(tenant, entries[i].partition);
       AlertBook& book = BookOf(key);
       touched.insert(key);
-      for (const Notification& n : book.OnEvent(settings.policy, *events[i], now)) {
+      // An event read long after it was written (a first start on a stream's history, an
+      // alerter down for hours) only moves the state: what is still open is said at the tick.
+      const bool fresh = now - events[i]->time <= options_.catch_up_after;
+      for (const Notification& n : book.OnEvent(settings.policy, *events[i], now, fresh)) {
         std::vector<Delivery> planned = PlanDeliveries(n, settings, options_.email, now);
         LogNotification(n, planned.size());
         batch.deliveries.insert(batch.deliveries.end(), planned.begin(), planned.end());

@@ -73,6 +73,9 @@ struct AlerterOptions {
   std::optional<SmtpRelayOptions> relay;
   WebhookOptions webhook;
   RetryOptions retry;
+  // Events older than this when read are history (AlertBook::OnEvent's `notify` false): the
+  // alerts' state follows them, and what is still open is notified once, at the next tick.
+  std::chrono::milliseconds catch_up_after{std::chrono::hours(1)};
   // Reminders and deferred notifications are looked for this often.
   std::chrono::milliseconds tick{30000};
   // Tenants' settings are re-read when the API changed them (within a second), and this often.

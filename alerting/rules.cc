@@ -618,10 +618,11 @@ std::optional<NotificationKind> NotificationKindFromName(std::string_view name) 
 // Applies one event to one tenant's state.
 class AlertBook::Rules {
  public:
-  Rules(TenantState& tenant, const drift::Event& event, Time now)
+  Rules(TenantState& tenant, const drift::Event& event, Time now, bool notify)
       : t_(tenant),
         e_(event),
         now_(now),
+        notify_(notify),
         at_(event.time == Time{} ? now : event.time),
         facts_(tenant.domains[event.domain]) {}
 
@@ -712,7 +713,8 @@ class AlertBook::Rules {
       const auto it = t_.open.find(touch.key);
       // A new status alert waits for OnTick: the events after it in the same check may explain
       // it with a more precise alert (Covered).
-      if (it != t_.open.end() && !(it->second.sent == 0 && it->first.second == kProblemStatus)) {
+      if (notify_ && it != t_.open.end() &&
+          !(it->second.sent == 0 && it->first.second == kProblemStatus)) {
         if (std::optional<Notification> n = TakeOwed(t_.policy, it->second, now_, false)) {
           out.push_back(std::move(*n));
         }
@@ -927,7 +929,7 @@ class AlertBook::Rules {
     n.resolved_at = at_;
     n.time = now_;
     n.event_ids.push_back(e_.id);
-    if (!Allowed(t_.policy, n.problem)) {
+    if (!notify_ || !Allowed(t_.policy, n.problem)) {
       return;
     }
     if (Quiet(t_.policy, now_)) {
@@ -940,6 +942,7 @@ class AlertBook::Rules {
   TenantState& t_;
   const drift::Event& e_;
   const Time now_;
+  const bool notify_;  // False: history replayed, only the state moves (OnEvent).
   const Time at_;
   DomainFacts& facts_;
   bool problem_event_ = false;  // The event is about a problem: never a notice.
@@ -1013,14 +1016,14 @@ bool AlertBook::TakeResolution(const TenantPolicy& policy, Alert& alert, Time no
 }
 
 std::vector<Notification> AlertBook::OnEvent(const TenantPolicy& policy, const drift::Event& event,
-                                             Time now) {
+                                             Time now, bool notify) {
   TenantState& t = tenants_[policy.tenant];
   t.policy = policy;
   // At-least-once delivery upstream: the second copy of an event changes nothing.
   if (!t.seen.emplace(event.id, now).second) {
     return {};
   }
-  Rules rules(t, event, now);
+  Rules rules(t, event, now, notify);
   rules.Apply();
   std::vector<Notification> out = rules.Finish();
   if (t.notices.size() > options_.max_deferred_notices) {

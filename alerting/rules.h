@@ -188,8 +188,13 @@ class AlertBook {
   // returns what it makes due now: kOpened, kEscalated, kResolved, kNotice; never kReminder. An
   // event id already seen for this tenant returns nothing. Events of one domain must come in
   // stream order.
-  std::vector<Notification> OnEvent(const TenantPolicy& policy, const drift::Event& event,
-                                    Time now);
+  //
+  // With `notify` false the event is history being caught up on (an alerter starting on events
+  // hours old): the state moves, but nothing is handed out for it except the resolution of an
+  // alert already notified. An alert it opens stays owed, and OnTick notifies it if it is still
+  // open then; one it opens and resolves is never said; its notice is dropped.
+  std::vector<Notification> OnEvent(const TenantPolicy& policy, const drift::Event& event, Time now,
+                                    bool notify = true);
 
   // Everything due at `now`: reminders, notifications deferred by quiet hours, alerts that
   // became notifiable (a domain unmuted). Forgets event ids older than dedup_retention. Call it

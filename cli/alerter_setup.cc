@@ -34,6 +34,9 @@ const char kAlerterFlagsHelp[] =
                        dead letter (default 24h)
   --alert-tick DURATION  how often reminders and deferred notifications are looked for
                        (default 30s)
+  --alert-catch-up DURATION  events older than this when read (a first start on the streams'
+                       history, an alerter down for hours) only update the alerts; what is
+                       still open then is notified once (default 1h)
   --alert-email-to ADDRESS  the operator's own e-mail channel: alerts of every domain
                        (repeatable)
   --alert-webhook-url URL  the operator's own webhook channel (every domain)
@@ -60,6 +63,8 @@ void AddAlerterFlags(Flags& flags, AlerterFlags* t) {
   flags.Duration("--alert-give-up", std::chrono::seconds(1), std::chrono::hours(24 * 30),
                  &t->give_up);
   flags.Duration("--alert-tick", std::chrono::seconds(1), std::chrono::hours(1), &t->tick);
+  flags.Duration("--alert-catch-up", std::chrono::seconds(60), std::chrono::hours(24 * 30),
+                 &t->catch_up);
   flags.Strings("--alert-email-to", &t->email_to);
   flags.String("--alert-webhook-url", &t->webhook_url);
   flags.String("--alert-webhook-secret-file", &t->webhook_secret_file);
@@ -200,6 +205,7 @@ absl::StatusOr<AlerterSetup> BuildAlerter(const AlerterFlags& f) {
   o.retry.maximum = std::max(f.retry_max, f.retry_initial);
   o.retry.give_up_after = f.give_up;
   o.tick = f.tick;
+  o.catch_up_after = f.catch_up;
 
   if (!f.email_to.empty() || !f.webhook_url.empty()) {
     alerting::AlertSettings s = alerting::DefaultSettings(std::string(alerting::kOperatorTenant));

@@ -33,6 +33,7 @@ struct AlerterFlags {
   std::chrono::seconds retry_max{3600};
   std::chrono::seconds give_up{std::chrono::hours(24)};
   std::chrono::seconds tick{30};
+  std::chrono::seconds catch_up{3600};
   std::vector<std::string> email_to;
   std::string webhook_url;
   std::string webhook_secret_file;

@@ -361,6 +361,35 @@ TEST(AlertRules, AStatusAlertSpeaksOnlyForWhatNoOtherAlertExplains) {
   EXPECT_THAT(Digest(book.OnTick(kT0 + 1h)), ElementsAre("opened critical status"));
 }
 
+TEST(AlertRules, HistoryMovesTheStateAndOnlyWhatIsStillOpenIsSaid) {
+  AlertBook book;
+  const TenantPolicy policy = Policy();
+  const auto lost = [](const std::string& id, const std::string& host, Time at) {
+    return Ev(id, EventKind::kStartTlsLost, Severity::kCritical, host, "\"established\"",
+              "\"not_offered\"", at);
+  };
+  const auto back = [](const std::string& id, const std::string& host, Time at) {
+    return Ev(id, EventKind::kStartTlsRegained, Severity::kInfo, host, "\"not_offered\"",
+              "\"established\"", at);
+  };
+  // Days of history, read at once: mx1 broke and was fixed, mx2 broke and still is.
+  EXPECT_THAT(book.OnEvent(policy, lost("h1", "mx1.example.com", kT0), kT0 + 72h, false),
+              IsEmpty());
+  EXPECT_THAT(book.OnEvent(policy, back("h2", "mx1.example.com", kT0 + 1h), kT0 + 72h, false),
+              IsEmpty());
+  EXPECT_THAT(book.OnEvent(policy, lost("h3", "mx2.example.com", kT0 + 2h), kT0 + 72h, false),
+              IsEmpty());
+  // The tick says what is open now, once.
+  const std::vector<Notification> now = book.OnTick(kT0 + 72h);
+  EXPECT_THAT(Digest(now), ElementsAre("opened critical starttls:mx2.example.com"));
+  EXPECT_EQ(now[0].opened_at, kT0 + 2h);
+  EXPECT_THAT(book.OnTick(kT0 + 72h + 1min), IsEmpty());
+  // A resolution read as history of an alert already told is still said.
+  EXPECT_THAT(
+      Digest(book.OnEvent(policy, back("h4", "mx2.example.com", kT0 + 73h), kT0 + 80h, false)),
+      ElementsAre("resolved critical starttls:mx2.example.com"));
+}
+
 TEST(AlertRules, StatusOkResolvesPerHostProblems) {
   AlertBook book;
   const TenantPolicy policy = Policy();
