@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/ctl.h"
 #include "cli/lint.h"
+#include "cli/policy_cmd.h"
 #include "cli/prober_cmd.h"
 #include "cli/scheduler_cmd.h"
 #include "cli/serve.h"
@@ -33,6 +34,7 @@ SMTP TLS Reporting (RFC 8460), the way a sending mail server sees them.
 Commands:
   check      check domains as a sending mail server would: DNS, policy, STARTTLS to every MX
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
+  policy     write the policy file and records to start MTA-STS in testing mode (policy init)
   serve      monitor domains continuously: state and drift events in Redis
   status     summarise what serve has stored: domains by status, last checks, recent events
   scheduler  distributed mode: hand due checks to prober workers (active/standby)
@@ -75,6 +77,8 @@ int main(int argc, char** argv) {
     status = 0;
   } else if (command == "check") {
     status = stswatch::cli::RunCheck(rest, io);
+  } else if (command == "policy") {
+    status = stswatch::cli::RunPolicy(rest, io);
   } else if (command == "lint") {
     status = stswatch::cli::RunLint(rest, io);
   } else if (command == "serve") {
