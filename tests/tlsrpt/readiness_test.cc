@@ -40,6 +40,7 @@ std::vector<ProbeCheck> HourlyOk(const std::string& from, int days) {
 
 std::vector<std::string> Codes(const std::vector<Reason>& reasons) {
   std::vector<std::string> out;
+  out.reserve(reasons.size());
   for (const Reason& r : reasons) {
     out.push_back(r.code);
   }
@@ -114,6 +115,7 @@ TEST(Readiness, OneReporterAndUncleanOrMissingChecksAreReasons) {
 
 TEST(ReporterDrops, ASharpFallIsNoticedOnce) {
   std::vector<DayAggregate> days;
+  days.reserve(9);
   for (int i = 0; i < 8; ++i) {
     days.push_back(Clean(UtcDay(Day("2026-11-01") + std::chrono::days(i)), 100 + i, 50));
   }
