@@ -14,6 +14,7 @@
 #include "cli/check.h"
 #include "cli/command.h"
 #include "cli/ctl.h"
+#include "cli/ingest_cmd.h"
 #include "cli/lint.h"
 #include "cli/policy_cmd.h"
 #include "cli/prober_cmd.h"
@@ -35,6 +36,7 @@ Commands:
   check      check domains as a sending mail server would: DNS, policy, STARTTLS to every MX
   lint       validate a policy file, _mta-sts records or _smtp._tls records offline
   policy     write the policy file and records to start MTA-STS in testing mode (policy init)
+  ingest-report  store the TLS report of one e-mail read on standard input (an MTA's pipe)
   serve      monitor domains continuously: state and drift events in Redis
   status     summarise what serve has stored: domains by status, last checks, recent events
   scheduler  distributed mode: hand due checks to prober workers (active/standby)
@@ -77,6 +79,8 @@ int main(int argc, char** argv) {
     status = 0;
   } else if (command == "check") {
     status = stswatch::cli::RunCheck(rest, io);
+  } else if (command == "ingest-report") {
+    status = stswatch::cli::RunIngestReport(rest, io);
   } else if (command == "policy") {
     status = stswatch::cli::RunPolicy(rest, io);
   } else if (command == "lint") {
