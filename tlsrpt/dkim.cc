@@ -415,7 +415,9 @@ absl::StatusOr<Signature> ParseSignature(const HeaderField& field, absl::Time no
         absl::StrCat("The DKIM-Signature uses the unsupported algorithm a=", sig.algorithm, "."));
   }
   if (const std::string* c = FindTag(*tags, "c")) {
-    const std::vector<std::string_view> parts = Split(Lower(*c), '/');
+    // Split() views into its argument: keep the lower-cased string alive.
+    const std::string canonicalization = Lower(*c);
+    const std::vector<std::string_view> parts = Split(canonicalization, '/');
     if (parts.size() > 2 || (parts[0] != "simple" && parts[0] != "relaxed") ||
         (parts.size() == 2 && parts[1] != "simple" && parts[1] != "relaxed")) {
       return absl::InvalidArgumentError(
