@@ -11,39 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "tlsrpt/text.h"
 
 namespace stswatch::tlsrpt {
 namespace {
-
-// Abseil's string functions take absl::string_view, which is not std::string_view in Debian's
-// build; these small helpers keep this file on std::string_view.
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = absl::ascii_tolower(static_cast<unsigned char>(c));
-  }
-  return out;
-}
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-std::string_view TrimLeft(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) {
-    text.remove_prefix(1);
-  }
-  return text;
-}
-
-std::string_view TrimRight(std::string_view text) {
-  while (!text.empty() && IsSpace(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-std::string_view Trim(std::string_view text) { return TrimRight(TrimLeft(text)); }
 
 bool StartsWith(std::string_view text, std::string_view prefix) { return text.starts_with(prefix); }
 
@@ -61,20 +32,6 @@ bool ConsumeSuffix(std::string_view* text, std::string_view suffix) {
   }
   text->remove_suffix(suffix.size());
   return true;
-}
-
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t next = text.find(separator, pos);
-    if (next == std::string_view::npos) {
-      parts.push_back(text.substr(pos));
-      return parts;
-    }
-    parts.push_back(text.substr(pos, next - pos));
-    pos = next + 1;
-  }
 }
 
 constexpr int kMaxDepth = 16;
@@ -259,25 +216,6 @@ ContentType ParseContentType(std::string_view value) {
     result.params.emplace_back(std::move(name), std::move(param));
   }
   return result;
-}
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
 }
 
 absl::StatusOr<std::string> DecodeBase64(std::string_view text) {
