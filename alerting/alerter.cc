@@ -204,7 +204,7 @@ asio::awaitable<absl::Status> Alerter::RunOnce(std::uint64_t generation) {
           partition = p;
         }
       }
-      std::vector<Entry> more = ParseEntries(stream.elements[1], false, key, partition);
+      std::vector<Entry> more = ParseEntries(stream.elements[1], key, partition);
       entries.insert(entries.end(), more.begin(), more.end());
     }
     if (!entries.empty()) {
@@ -216,8 +216,8 @@ asio::awaitable<absl::Status> Alerter::RunOnce(std::uint64_t generation) {
   co_return absl::OkStatus();
 }
 
-std::vector<Alerter::Entry> Alerter::ParseEntries(const RedisReply& list, bool /*autoclaim*/,
-                                                  const std::string& stream, int partition) const {
+std::vector<Alerter::Entry> Alerter::ParseEntries(const RedisReply& list, const std::string& stream,
+                                                  int partition) const {
   std::vector<Entry> out;
   if (list.type != RedisReply::Type::kArray) {
     return out;
@@ -346,7 +346,7 @@ asio::awaitable<absl::Status> Alerter::Reclaim(std::uint64_t generation) {
       if (r->type != RedisReply::Type::kArray || r->elements.size() < 2) {
         co_return absl::UnavailableError("XAUTOCLAIM failed: " + r->str);
       }
-      std::vector<Entry> entries = ParseEntries(r->elements[1], true, options_.keys.Events(p), p);
+      std::vector<Entry> entries = ParseEntries(r->elements[1], options_.keys.Events(p), p);
       // Entries deleted from the stream meanwhile (trimmed): nothing to process, acknowledge.
       if (r->elements.size() > 2 && r->elements[2].type == RedisReply::Type::kArray) {
         for (const RedisReply& id : r->elements[2].elements) {

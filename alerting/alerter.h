@@ -144,8 +144,8 @@ class Alerter {
   AlertBook& BookOf(const std::string& key);
   void Queue(const Delivery& d);
   void Wake();
-  std::vector<Entry> ParseEntries(const store::RedisReply& reply, bool autoclaim,
-                                  const std::string& stream, int partition) const;
+  std::vector<Entry> ParseEntries(const store::RedisReply& reply, const std::string& stream,
+                                  int partition) const;
 
   // Logging (not from coroutine bodies: GCC 12 and initializer lists).
   void LogActive(std::uint32_t epoch);
