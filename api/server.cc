@@ -23,13 +23,19 @@
 #include "api/domain_name.h"
 #include "api/domain_registry.h"
 #include "api/event_cursor.h"
+#include "api/report_convert.h"
 #include "api/tenant_store.h"
 #include "common/grpc_code.h"
 #include "common/time_source.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "metrics/metrics.h"
+#include "mtasts/policy.h"
 #include "store/command.h"
 #include "stswatch/v1/api.grpc.pb.h"
+#include "tlsrpt/ingest.h"
+#include "tlsrpt/promote.h"
+#include "tlsrpt/readiness.h"
+#include "tlsrpt/report_store.h"
 
 namespace stswatch::api {
 namespace {
@@ -557,6 +563,203 @@ struct ApiServer::Impl {
   }
 
   // The last entry of every partition's events stream: where a new watch starts.
+  std::chrono::system_clock::time_point Now() const {
+    return options.clock != nullptr ? options.clock->Now() : clock.Now();
+  }
+
+  // The tenant's domain, normalized, or why not.
+  asio::awaitable<absl::StatusOr<std::string>> OwnedDomain(std::string tenant, std::string name) {
+    absl::StatusOr<std::string> domain = NormalizeDomainName(name);
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    absl::StatusOr<bool> owns = co_await registry.Owns(tenant, *domain);
+    if (!owns.ok()) {
+      co_return owns.status();
+    }
+    if (!*owns) {
+      co_return NotWatched(*domain);
+    }
+    co_return *domain;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::GetReportAggregatesResponse>> ReportAggregates(
+      std::string tenant, v1::GetReportAggregatesRequest req) {
+    absl::StatusOr<std::string> domain = co_await OwnedDomain(tenant, req.domain());
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    const std::chrono::sys_days today = std::chrono::floor<std::chrono::days>(Now());
+    std::string first = req.first_day();
+    std::string last = req.last_day();
+    if (last.empty()) {
+      last = tlsrpt::UtcDay(today);
+    }
+    const std::optional<std::chrono::sys_days> last_day = tlsrpt::ParseUtcDay(last);
+    if (!last_day) {
+      co_return absl::InvalidArgumentError("last_day must be a UTC day YYYY-MM-DD");
+    }
+    if (first.empty()) {
+      first = tlsrpt::UtcDay(*last_day - std::chrono::days(27));
+    }
+    const std::optional<std::chrono::sys_days> first_day = tlsrpt::ParseUtcDay(first);
+    if (!first_day) {
+      co_return absl::InvalidArgumentError("first_day must be a UTC day YYYY-MM-DD");
+    }
+    if (*first_day > *last_day || *last_day - *first_day >= std::chrono::days(366)) {
+      co_return absl::InvalidArgumentError(
+          "first_day must not be after last_day, and the range at most 366 days");
+    }
+    tlsrpt::ReportStore reports(client, options.keys);
+    absl::StatusOr<std::vector<tlsrpt::DayAggregate>> days =
+        co_await reports.Days(*domain, first, last);
+    if (!days.ok()) {
+      co_return days.status();
+    }
+    v1::GetReportAggregatesResponse out;
+    out.set_domain(*domain);
+    out.set_first_day(first);
+    out.set_last_day(last);
+    for (const tlsrpt::DayAggregate& d : *days) {
+      FillReportDay(d, *out.add_days());
+    }
+    FillReportDay(SumDays(*days), *out.mutable_total());
+    out.mutable_total()->clear_day();
+    co_return out;
+  }
+
+  struct ReadinessView {
+    v1::Readiness readiness;
+    std::optional<drift::Snapshot> snapshot;
+  };
+
+  asio::awaitable<absl::StatusOr<ReadinessView>> JudgeReadiness(std::string domain,
+                                                                v1::GetReadinessRequest req) {
+    tlsrpt::ReadinessOptions o;
+    if (req.min_days() > 0) {
+      o.min_days = static_cast<int>(std::min<std::uint32_t>(req.min_days(), 366));
+    }
+    if (req.window_days() > 0) {
+      o.window_days = static_cast<int>(std::min<std::uint32_t>(req.window_days(), 366));
+    }
+    if (req.min_organizations() > 0) {
+      o.min_organizations = static_cast<int>(std::min<std::uint32_t>(req.min_organizations(), 1000));
+    }
+    if (!(req.max_failure_rate() >= 0.0 && req.max_failure_rate() <= 1.0)) {
+      co_return absl::InvalidArgumentError("max_failure_rate is a share from 0 to 1");
+    }
+    o.max_failure_rate = req.max_failure_rate();
+    if (o.min_days > o.window_days) {
+      co_return absl::InvalidArgumentError("min_days must not exceed window_days");
+    }
+    const std::chrono::system_clock::time_point now = Now();
+    const std::chrono::sys_days today = std::chrono::floor<std::chrono::days>(now);
+    const std::chrono::sys_days window_start = today - std::chrono::days(o.window_days);
+    ReadinessView view;
+    view.readiness.set_domain(domain);
+    view.readiness.set_window_first_day(tlsrpt::UtcDay(window_start));
+    view.readiness.set_window_last_day(tlsrpt::UtcDay(today - std::chrono::days(1)));
+    tlsrpt::ReportStore reports(client, options.keys);
+    absl::StatusOr<std::vector<tlsrpt::DayAggregate>> days = co_await reports.Days(
+        domain, view.readiness.window_first_day(), view.readiness.window_last_day());
+    if (!days.ok()) {
+      co_return days.status();
+    }
+    absl::StatusOr<std::vector<tlsrpt::ProbeCheck>> checks =
+        co_await tlsrpt::LoadProbeChecks(client, options.keys, domain, window_start);
+    if (!checks.ok()) {
+      co_return checks.status();
+    }
+    absl::StatusOr<RedisReply> stored =
+        co_await client.Await(store::Command("HGET", options.keys.Domain(domain), "snapshot"));
+    if (!stored.ok()) {
+      co_return stored.status();
+    }
+    if (stored->type == RedisReply::Type::kString) {
+      absl::StatusOr<drift::Snapshot> s = drift::FromJson(stored->str);
+      if (s.ok()) {
+        view.snapshot = std::move(*s);
+      }
+    }
+    const tlsrpt::Readiness judged =
+        tlsrpt::JudgeReadiness(*days, *checks, tlsrpt::UtcDay(today), o);
+    const std::string mode = view.snapshot ? view.snapshot->mode : "";
+    view.readiness.set_mode(mode);
+    if (mode != "testing") {
+      v1::ReadinessReason* r = view.readiness.add_reasons();
+      r->set_code("mode_not_testing");
+      r->set_message(mode.empty()
+                         ? domain + " has no valid MTA-STS policy now: publish one in testing mode "
+                                    "first ('stswatch policy init')."
+                         : domain + "'s policy is in mode " + mode +
+                               ", not testing: readiness is judged for a testing policy.");
+    }
+    FillReadiness(judged, view.readiness);
+    view.readiness.set_ready(view.readiness.reasons_size() == 0);
+    for (const tlsrpt::ReporterDrop& d : tlsrpt::DetectReporterDrops(*days)) {
+      v1::ReadinessReason* n = view.readiness.add_notes();
+      n->set_code("reporter_drop");
+      n->set_message(d.organization + " reported " + std::to_string(d.successful) +
+                     " successful sessions on " + d.day + ", down from a usual " +
+                     std::to_string(d.usual) + ".");
+      n->add_evidence("day " + d.day);
+    }
+    co_return view;
+  }
+
+  asio::awaitable<absl::StatusOr<v1::Readiness>> Readiness(std::string tenant,
+                                                           v1::GetReadinessRequest req) {
+    absl::StatusOr<std::string> domain = co_await OwnedDomain(tenant, req.domain());
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    absl::StatusOr<ReadinessView> view = co_await JudgeReadiness(*domain, std::move(req));
+    if (!view.ok()) {
+      co_return view.status();
+    }
+    co_return std::move(view->readiness);
+  }
+
+  asio::awaitable<absl::StatusOr<v1::PromotePolicyResponse>> Promote(
+      std::string tenant, v1::PromotePolicyRequest req) {
+    absl::StatusOr<std::string> domain = co_await OwnedDomain(tenant, req.domain());
+    if (!domain.ok()) {
+      co_return domain.status();
+    }
+    if (req.max_age() > mtasts::kMaxMaxAge) {
+      co_return absl::InvalidArgumentError("max_age is at most 31557600 (RFC 8461 section 3.2)");
+    }
+    v1::GetReadinessRequest readiness_request;
+    readiness_request.set_domain(*domain);
+    absl::StatusOr<ReadinessView> view =
+        co_await JudgeReadiness(*domain, std::move(readiness_request));
+    if (!view.ok()) {
+      co_return view.status();
+    }
+    if (!view->readiness.ready() && !req.force()) {
+      co_return absl::FailedPreconditionError(NotReadyMessage(view->readiness));
+    }
+    if (!view->snapshot) {
+      co_return absl::FailedPreconditionError(
+          *domain + " has not been checked yet: stswatch takes the enforce policy's mx lines "
+                    "from the published testing policy");
+    }
+    absl::StatusOr<tlsrpt::Promotion> promotion = tlsrpt::MakePromotion(
+        *view->snapshot, Now(), std::max(req.max_age(), tlsrpt::kEnforceMinMaxAge));
+    if (!promotion.ok()) {
+      co_return promotion.status();
+    }
+    v1::PromotePolicyResponse out;
+    FillPromotion(*promotion, out);
+    out.set_forced(!view->readiness.ready());
+    *out.mutable_readiness() = std::move(view->readiness);
+    log.Info("api.promote", {{"domain", *domain},
+                             {"tenant", tenant},
+                             {"id", promotion->id},
+                             {"forced", out.forced() ? "yes" : "no"}});
+    co_return out;
+  }
+
   asio::awaitable<absl::StatusOr<EventCursor>> Tails() {
     std::vector<StreamId> positions;
     for (int p = 0; p < options.keys.partitions(); ++p) {
@@ -592,6 +795,7 @@ struct ApiServer::Impl {
   std::unique_ptr<v1::TenantService::Service> tenant_service;
   std::unique_ptr<v1::DomainService::Service> domain_service;
   std::unique_ptr<v1::AlertService::Service> alert_service;
+  std::unique_ptr<v1::ReportService::Service> report_service;
   std::unique_ptr<grpc::health::v1::Health::Service> health_service;
 };
 
@@ -860,6 +1064,45 @@ class AlertServiceImpl final : public v1::AlertService::Service {
   ApiServer::Impl& impl_;
 };
 
+class ReportServiceImpl final : public v1::ReportService::Service {
+ public:
+  explicit ReportServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
+  grpc::Status GetReportAggregates(grpc::ServerContext* ctx,
+                                   const v1::GetReportAggregatesRequest* req,
+                                   v1::GetReportAggregatesResponse* resp) override {
+    return impl_.Timed("GetReportAggregates", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.ReportAggregates(tenant, *req), resp);
+    });
+  }
+  grpc::Status GetReadiness(grpc::ServerContext* ctx, const v1::GetReadinessRequest* req,
+                            v1::Readiness* resp) override {
+    return impl_.Timed("GetReadiness", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.Readiness(tenant, *req), resp);
+    });
+  }
+  grpc::Status PromotePolicy(grpc::ServerContext* ctx, const v1::PromotePolicyRequest* req,
+                             v1::PromotePolicyResponse* resp) override {
+    return impl_.Timed("PromotePolicy", [&] {
+      std::string tenant;
+      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return impl_.Run(ctx, impl_.Promote(tenant, *req), resp);
+    });
+  }
+
+ private:
+  ApiServer::Impl& impl_;
+};
+
 class Watch {
  public:
   Watch(ApiServer::Impl& impl, std::string tenant, EventCursor cursor)
@@ -1086,7 +1329,8 @@ class HealthServiceImpl final : public grpc::health::v1::Health::Service {
  private:
   static bool Known(const std::string& service) {
     return service.empty() || service == "stswatch.v1.TenantService" ||
-           service == "stswatch.v1.DomainService" || service == "stswatch.v1.AlertService";
+           service == "stswatch.v1.DomainService" || service == "stswatch.v1.AlertService" ||
+           service == "stswatch.v1.ReportService";
   }
   grpc::health::v1::HealthCheckResponse::ServingStatus Current() const {
     return impl_.stopping.load() ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
@@ -1142,6 +1386,8 @@ absl::Status ApiServer::Start() {
   builder.RegisterService(impl_->domain_service.get());
   impl_->alert_service = std::make_unique<AlertServiceImpl>(*impl_);
   builder.RegisterService(impl_->alert_service.get());
+  impl_->report_service = std::make_unique<ReportServiceImpl>(*impl_);
+  builder.RegisterService(impl_->report_service.get());
   impl_->health_service = std::make_unique<HealthServiceImpl>(*impl_);
   builder.RegisterService(impl_->health_service.get());
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);

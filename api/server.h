@@ -1,6 +1,7 @@
 #pragma once
 
-// The public gRPC API (proto/stswatch/v1/api.proto): TenantService and DomainService, gRPC
+// The public gRPC API (proto/stswatch/v1/api.proto): TenantService, DomainService, AlertService
+// and ReportService, gRPC
 // health checking and server reflection, optional TLS. Runs inside `stswatch serve` and as
 // `stswatch api`.
 //
@@ -20,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/log.h"
+#include "common/time_source.h"
 #include "drift/snapshot.h"
 #include "prober/address_filter.h"
 #include "store/keys.h"
@@ -48,6 +50,8 @@ struct ApiOptions {
   // Where webhooks may point: a webhook URL with an IP literal it refuses is refused when set
   // (names are judged by the alerter after resolution). Unset: URLs are checked for syntax only.
   std::optional<prober::AddressFilter> webhook_filter;
+  // The clock of readiness ("today") and promotions; nullptr: the real one. Not owned.
+  const TimeSource* clock = nullptr;
 };
 
 // Checks a domain now and stores the result like a scheduled check; `done` gets the snapshot.

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@ namespace v1 = stswatch::v1;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
+constexpr int kExitNotReady = 2;
 constexpr int kExitUsage = 3;
 
 constexpr std::string_view kUsage = R"(usage: stswatch ctl [OPTIONS] COMMAND [ARGS...]
@@ -58,6 +60,14 @@ Commands (tenant):
   alerts open [DOMAIN]          open alerts: what is wrong, since when, how to fix it
   alerts dead [--limit N]       notifications given up after their retries (dead letters)
   alerts sent [--limit N]       notifications delivered, newest first
+  reports DOMAIN [--from DAY] [--to DAY]
+                                the TLS reports' daily aggregates (default the last 28 days):
+                                sessions, failures by result type, by MX, by organization
+  readiness DOMAIN [--min-days N] [--window-days N] [--min-orgs N] [--max-failure-rate R]
+                                is the testing domain ready for enforce? exit 0 ready, 2 not
+  promote DOMAIN [--force] [--max-age SECONDS]
+                                the enforce policy and the new _mta-sts record; refused with
+                                the reasons when not ready, unless --force
 
 Options:
   --server HOST:PORT   the API (default 127.0.0.1:7400, or STSWATCH_SERVER)
@@ -67,7 +77,7 @@ Options:
   -h, --help           show this help
 
 Exit status: 0 success, 1 the server refused or failed (its status and message on stderr),
-3 usage.
+2 not ready (readiness), 3 usage.
 )";
 
 struct Options {
@@ -120,6 +130,7 @@ class Client {
     tenants_ = v1::TenantService::NewStub(channel_);
     domains_ = v1::DomainService::NewStub(channel_);
     alerts_ = v1::AlertService::NewStub(channel_);
+    reports_ = v1::ReportService::NewStub(channel_);
   }
 
   void Prepare(grpc::ClientContext& ctx, const std::string& token, bool deadline = true) const {
@@ -132,6 +143,7 @@ class Client {
   v1::TenantService::Stub& Tenants() { return *tenants_; }
   v1::DomainService::Stub& Domains() { return *domains_; }
   v1::AlertService::Stub& Alerts() { return *alerts_; }
+  v1::ReportService::Stub& Reports() { return *reports_; }
 
  private:
   const Options& options_;
@@ -140,7 +152,164 @@ class Client {
   std::unique_ptr<v1::TenantService::Stub> tenants_;
   std::unique_ptr<v1::DomainService::Stub> domains_;
   std::unique_ptr<v1::AlertService::Stub> alerts_;
+  std::unique_ptr<v1::ReportService::Stub> reports_;
 };
+
+// The options of the reports, readiness and promote commands.
+struct ReportFlags {
+  std::string from;
+  std::string to;
+  int min_days = 0;
+  int window_days = 0;
+  int min_orgs = 0;
+  std::string max_failure_rate;
+  bool force = false;
+  int max_age = 0;
+};
+
+std::string Counts(const google::protobuf::Map<std::string, google::protobuf::uint64>& counts) {
+  std::map<std::string, std::uint64_t> sorted(counts.begin(), counts.end());
+  std::string out;
+  for (const auto& [name, n] : sorted) {
+    out += (out.empty() ? "" : ", ") + (name.empty() ? std::string("(not reported)") : name) +
+           " " + std::to_string(n);
+  }
+  return out.empty() ? "-" : out;
+}
+
+void PrintReportDays(std::ostream& out, const v1::GetReportAggregatesResponse& r) {
+  out << r.domain() << ": TLS reports " << r.first_day() << " to " << r.last_day() << "\n";
+  if (r.days().empty()) {
+    out << "  no reports in this range\n";
+    return;
+  }
+  out << std::left << std::setw(12) << "DAY" << std::right << std::setw(12) << "SUCCESSFUL"
+      << std::setw(10) << "FAILED" << "  FAILURES BY RESULT TYPE\n";
+  const auto row = [&](const std::string& label, const v1::ReportDay& d) {
+    out << std::left << std::setw(12) << label << std::right << std::setw(12)
+        << d.successful_sessions() << std::setw(10) << d.failed_sessions() << "  "
+        << Counts(d.failures_by_result_type()) << "\n";
+  };
+  for (const v1::ReportDay& d : r.days()) {
+    row(d.day(), d);
+  }
+  row("total", r.total());
+  out << "failures by MX:     " << Counts(r.total().failures_by_mx()) << "\n"
+      << "successful by org:  " << Counts(r.total().successful_by_organization()) << "\n"
+      << "failed by org:      " << Counts(r.total().failed_by_organization()) << "\n"
+      << "reports:            " << r.total().report_ids_size() << "\n";
+}
+
+void PrintReasons(std::ostream& out, const char* label,
+                  const google::protobuf::RepeatedPtrField<v1::ReadinessReason>& reasons) {
+  for (const v1::ReadinessReason& r : reasons) {
+    out << "  " << label << " " << r.code() << ": " << r.message() << "\n";
+    for (const std::string& e : r.evidence()) {
+      out << "      " << e << "\n";
+    }
+  }
+}
+
+void PrintReadiness(std::ostream& out, const v1::Readiness& r) {
+  out << r.domain() << ": " << (r.ready() ? "ready for enforce" : "not ready") << " (mode "
+      << (r.mode().empty() ? "none valid" : r.mode()) << "; window " << r.window_first_day()
+      << " to " << r.window_last_day() << ")\n"
+      << "  " << r.days_with_reports() << " days with reports, " << r.organizations()
+      << " reporting organizations, " << r.successful_sessions() << " successful and "
+      << r.failed_sessions() << " failed sessions, " << r.checks() << " checks\n";
+  PrintReasons(out, "-", r.reasons());
+  PrintReasons(out, "note", r.notes());
+}
+
+void PrintPromotion(std::ostream& out, const v1::PromotePolicyResponse& p) {
+  out << "# Enforce for " << p.domain() << " (new id " << p.id() << ", max_age " << p.max_age()
+      << ")\n"
+      << "# 1. The policy file, served at " << p.policy_url() << "\n"
+      << "#    as text/plain. Replace the testing policy with it FIRST.\n"
+      << p.policy_file() << "\n"
+      << "# 2. Then, once the file is served, the TXT record (RFC 8461 section 8.1):\n"
+      << p.sts_record_name() << ". IN TXT \"" << p.sts_record() << "\"\n\n"
+      << "# Steps:\n";
+  int n = 0;
+  for (const std::string& step : p.steps()) {
+    out << "#  " << ++n << ". " << step << "\n";
+  }
+}
+
+// reports, readiness and promote; nullopt for other commands.
+std::optional<int> RunReports(const std::vector<std::string>& words, const ReportFlags& f,
+                              Client& client, const std::string& token, bool json,
+                              CommandIo& io) {
+  const std::string& w0 = words[0];
+  if (words.size() != 2 || (w0 != "reports" && w0 != "readiness" && w0 != "promote")) {
+    return std::nullopt;
+  }
+  grpc::ClientContext ctx;
+  client.Prepare(ctx, token);
+  if (w0 == "reports") {
+    v1::GetReportAggregatesRequest req;
+    req.set_domain(words[1]);
+    req.set_first_day(f.from);
+    req.set_last_day(f.to);
+    v1::GetReportAggregatesResponse resp;
+    const grpc::Status s = client.Reports().GetReportAggregates(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      PrintReportDays(io.out, resp);
+    }
+    return kExitOk;
+  }
+  if (w0 == "readiness") {
+    v1::GetReadinessRequest req;
+    req.set_domain(words[1]);
+    req.set_min_days(static_cast<std::uint32_t>(f.min_days));
+    req.set_window_days(static_cast<std::uint32_t>(f.window_days));
+    req.set_min_organizations(static_cast<std::uint32_t>(f.min_orgs));
+    if (!f.max_failure_rate.empty()) {
+      char* end = nullptr;
+      const double rate = std::strtod(f.max_failure_rate.c_str(), &end);
+      if (end == f.max_failure_rate.c_str() || *end != '\0') {
+        io.err << "stswatch ctl: --max-failure-rate takes a share from 0 to 1 (0.001)\n";
+        return kExitUsage;
+      }
+      req.set_max_failure_rate(rate);
+    }
+    v1::Readiness resp;
+    const grpc::Status s = client.Reports().GetReadiness(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Failed(io, s);
+    }
+    if (json) {
+      io.out << ToJson(resp) << "\n";
+    } else {
+      PrintReadiness(io.out, resp);
+    }
+    return resp.ready() ? kExitOk : kExitNotReady;
+  }
+  v1::PromotePolicyRequest req;
+  req.set_domain(words[1]);
+  req.set_force(f.force);
+  req.set_max_age(static_cast<std::uint32_t>(f.max_age));
+  v1::PromotePolicyResponse resp;
+  const grpc::Status s = client.Reports().PromotePolicy(&ctx, req, &resp);
+  if (!s.ok()) {
+    return Failed(io, s);
+  }
+  if (resp.forced()) {
+    io.err << "stswatch: promoting although not ready (--force):\n";
+    PrintReasons(io.err, "-", resp.readiness().reasons());
+  }
+  if (json) {
+    io.out << ToJson(resp) << "\n";
+  } else {
+    PrintPromotion(io.out, resp);
+  }
+  return kExitOk;
+}
 
 // The options of the alerts commands.
 struct AlertFlags {
@@ -483,6 +652,15 @@ int RunCtl(Args args, CommandIo& io) {
   sub.String("--min-severity", &alert_flags.min_severity);
   sub.Int("--max-per-hour", 1, 36000, &alert_flags.max_per_hour);
   sub.Int("--limit", 1, 1000, &alert_flags.limit);
+  ReportFlags report_flags;
+  sub.String("--from", &report_flags.from);
+  sub.String("--to", &report_flags.to);
+  sub.Int("--min-days", 1, 366, &report_flags.min_days);
+  sub.Int("--window-days", 1, 366, &report_flags.window_days);
+  sub.Int("--min-orgs", 1, 1000, &report_flags.min_orgs);
+  sub.String("--max-failure-rate", &report_flags.max_failure_rate);
+  sub.Switch("--force", &report_flags.force);
+  sub.Int("--max-age", 2592000, 31557600, &report_flags.max_age);
   sub.Operands([&](std::string_view w) -> std::optional<std::string> {
     words.emplace_back(w);
     return std::nullopt;
@@ -509,6 +687,9 @@ int RunCtl(Args args, CommandIo& io) {
   const std::string w0 = words[0];
   const std::string w1 = words.size() > 1 ? words[1] : "";
 
+  if (std::optional<int> done = RunReports(words, report_flags, client, token, o.json, io)) {
+    return *done;
+  }
   if (w0 == "alerts") {
     if (std::optional<int> done = RunAlerts(words, alert_flags, client, token, o.json, io)) {
       return *done;

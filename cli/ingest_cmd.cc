@@ -20,9 +20,9 @@
 #include "store/keys.h"
 #include "store/redis_client.h"
 #include "tlsrpt/dkim.h"
+#include "tlsrpt/ingest.h"
 #include "tlsrpt/mail.h"
 #include "tlsrpt/report.h"
-#include "tlsrpt/report_store.h"
 
 namespace stswatch::cli {
 namespace {
@@ -78,28 +78,9 @@ Outcome Done(int exit, std::string message) {
   return o;
 }
 
-// Is the domain watched (in its partition's watch hash, or with a stored state)?
-asio::awaitable<absl::StatusOr<bool>> Watched(store::RedisClient& client, store::KeySchema keys,
-                                              std::string domain) {
-  absl::StatusOr<store::RedisReply> watch = co_await client.Await(
-      store::Command("HEXISTS", keys.Watch(keys.PartitionOf(domain)), domain));
-  if (!watch.ok()) {
-    co_return watch.status();
-  }
-  if (watch->integer == 1) {
-    co_return true;
-  }
-  absl::StatusOr<store::RedisReply> state =
-      co_await client.Await(store::Command("EXISTS", keys.Domain(domain)));
-  if (!state.ok()) {
-    co_return state.status();
-  }
-  co_return state->integer == 1;
-}
-
 asio::awaitable<Outcome> Ingest(store::RedisClient& client, store::KeySchema keys,
                                 tlsrpt::Report report, tlsrpt::ReportOrigin origin,
-                                bool refuse_unwatched) {
+                                tlsrpt::IngestOptions options) {
   // Redis first: the client connects asynchronously.
   for (int i = 0; i < 50 && !client.connected(); ++i) {
     asio::steady_timer t(co_await asio::this_coro::executor);
@@ -109,36 +90,18 @@ asio::awaitable<Outcome> Ingest(store::RedisClient& client, store::KeySchema key
   if (!client.connected()) {
     co_return Done(kExitTempFail, "Redis is not reachable; the MTA will retry");
   }
-  if (refuse_unwatched) {
-    std::vector<std::string> unwatched;
-    for (const tlsrpt::DayAggregate& a : tlsrpt::Contributions(report)) {
-      absl::StatusOr<bool> w = co_await Watched(client, keys, a.domain);
-      if (!w.ok()) {
-        co_return Done(kExitTempFail, std::string(w.status().message()));
-      }
-      if (!*w) {
-        unwatched.push_back(a.domain);
-      }
-    }
-    if (!unwatched.empty()) {
-      std::string list;
-      for (const std::string& d : unwatched) {
-        list += (list.empty() ? "" : ", ") + d;
-      }
-      co_return Done(kExitDataError, "the report is for domains nobody watches here: " + list);
-    }
+  tlsrpt::RedisReportSink sink(client, std::move(keys), options);
+  const tlsrpt::IngestResult r = co_await sink.Ingest(std::move(report), std::move(origin));
+  switch (r.status) {
+    case tlsrpt::IngestStatus::kStored:
+    case tlsrpt::IngestStatus::kDuplicate:
+      co_return Done(kExitOk, r.message);
+    case tlsrpt::IngestStatus::kRefused:
+      co_return Done(kExitDataError, r.message);
+    case tlsrpt::IngestStatus::kUnavailable:
+      break;
   }
-  tlsrpt::ReportStore store(client, keys);
-  absl::StatusOr<tlsrpt::StoreResult> r = co_await store.Store(std::move(report), origin);
-  if (!r.ok()) {
-    co_return Done(kExitTempFail, std::string(r.status().message()));
-  }
-  std::string domains;
-  for (const std::string& d : r->domains) {
-    domains += (domains.empty() ? "" : ",") + d;
-  }
-  co_return Done(kExitOk, r->duplicate ? "duplicate (already stored) for " + domains
-                                       : "stored for " + domains);
+  co_return Done(kExitTempFail, r.message);
 }
 
 }  // namespace
@@ -272,9 +235,11 @@ int RunIngestReport(Args args, CommandIo& io) {
   store::RedisClient client(io_context.get_executor(), *endpoint);
   client.Start();
   std::optional<Outcome> outcome;
+  tlsrpt::IngestOptions ingest_options;
+  ingest_options.refuse_unwatched = unwatched == "refuse";
   asio::co_spawn(io_context,
                  Ingest(client, store::KeySchema(partitions), *std::move(report), origin,
-                        unwatched == "refuse"),
+                        ingest_options),
                  [&](const std::exception_ptr& e, Outcome o) {
                    outcome = e ? Done(kExitTempFail, "internal error") : std::move(o);
                    client.Stop();

@@ -9,12 +9,14 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "cli/ctl.h"
 #include "cli/flags.h"
 #include "mtasts/finding.h"
 #include "mtasts/hostname.h"
 #include "mtasts/policy.h"
 #include "mtasts/sts_record.h"
 #include "mtasts/tlsrpt_record.h"
+#include "tlsrpt/promote.h"
 
 namespace stswatch::cli {
 namespace {
@@ -25,6 +27,8 @@ constexpr int kExitUsage = 3;
 constexpr std::string_view kUsage =
     R"(usage: stswatch policy init --domain DOMAIN --mx HOST [--mx HOST]... [--rua URI]...
                             [--max-age SECONDS] [--json]
+       stswatch policy promote DOMAIN [--force] [--max-age SECONDS] [--json]
+                            [--server HOST:PORT] [--ca-file PEM] [--timeout DURATION]
 
 Writes what a domain publishes to start MTA-STS (RFC 8461) in testing mode with TLS reporting
 (RFC 8460): the policy file, the _mta-sts TXT record with a fresh id, the _smtp._tls TXT record,
@@ -41,19 +45,18 @@ Options:
   --json            one JSON object instead of text
   -h, --help        show this help
 
+promote asks the API (STSWATCH_TOKEN: a tenant's token; the tenant watches DOMAIN) whether the
+domain, in testing mode, is ready for enforce: enough days of TLS reports (14 of the last 28)
+from enough organizations (2), no failed sessions, and every check of stswatch clean. If so it
+prints the enforce policy (the testing policy's mx lines, max_age at least 2592000) and the
+_mta-sts record with a new id, and the order to publish them in: the policy file first, then the
+TXT record (RFC 8461 section 8.1). If not, it refuses with the reasons and their evidence (exit
+1), unless --force. 'stswatch ctl readiness DOMAIN' shows the same judgement.
+
 The road on: read the TLS reports for 2-4 weeks ('stswatch check' and 'serve' watch the domain
 meanwhile), fix what they show, then switch to enforce with a new id and a max_age of at least
 2592000, updating the policy file before the TXT record (RFC 8461 section 8.1).
 )";
-
-std::string NowId() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-  return buf;
-}
 
 std::string JoinErrors(const std::vector<mtasts::Finding>& findings) {
   std::string out;
@@ -80,9 +83,31 @@ int RunPolicy(Args args, CommandIo& io) {
     io.out << kUsage;
     return kExitOk;
   }
+  if (args[0] == "promote") {
+    // The API call of 'ctl promote': its connection options go before the command.
+    std::vector<std::string> global;
+    std::vector<std::string> command = {"promote"};
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      const std::string_view a = args[i];
+      if ((a == "--server" || a == "--ca-file" || a == "--timeout") && i + 1 < args.size()) {
+        global.emplace_back(a);
+        global.emplace_back(args[++i]);
+      } else if (a == "-h" || a == "--help") {
+        io.out << kUsage;
+        return kExitOk;
+      } else {
+        command.emplace_back(a);
+      }
+    }
+    if (command.size() < 2) {
+      return usage("promote needs the DOMAIN");
+    }
+    global.insert(global.end(), command.begin(), command.end());
+    const std::vector<std::string_view> views(global.begin(), global.end());
+    return RunCtl(Args(views), io);
+  }
   if (args[0] != "init") {
-    return usage("unknown subcommand '" + std::string(args[0]) +
-                 "' (init; promote comes with the TLS report readiness)");
+    return usage("unknown subcommand '" + std::string(args[0]) + "' (init or promote)");
   }
   std::string domain;
   std::vector<std::string> mx;
@@ -129,7 +154,7 @@ int RunPolicy(Args args, CommandIo& io) {
   if (!policy.valid()) {
     return usage("--mx: " + JoinErrors(policy.findings));
   }
-  const std::string sts = "v=STSv1; id=" + NowId() + ";";
+  const std::string sts = "v=STSv1; id=" + tlsrpt::NewStsId(std::chrono::system_clock::now()) + ";";
   std::string tlsrpt = "v=TLSRPTv1; rua=";
   for (std::size_t i = 0; i < rua.size(); ++i) {
     tlsrpt += (i == 0 ? "" : ",") + rua[i];

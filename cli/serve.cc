@@ -40,6 +40,8 @@
 #include "store/redis_client.h"
 #include "store/redis_process.h"
 #include "store/redis_state_store.h"
+#include "tlsrpt/ingest.h"
+#include "tlsrpt/receiver.h"
 
 namespace stswatch::cli {
 namespace {
@@ -87,6 +89,14 @@ Options:
   --clock-offset-file FILE  for tests: add the seconds written in FILE to the clock
   --api-listen HOST:PORT  serve the public gRPC API here (off by default)
   --no-alerter         do not run the alerter (alerts then wait in Redis for 'stswatch alerter')
+  --report-listen HOST:PORT  receive TLS reports here (RFC 8460 section 5.4): POST of
+                       application/tlsrpt+gzip or +json, answered 201 stored, 200 duplicate,
+                       4xx with the reason (off by default; the rua=https://... of _smtp._tls)
+  --report-tls-cert PEM, --report-tls-key PEM  the receiver's certificate chain and key (HTTPS;
+                       without them plain HTTP, for behind a TLS-terminating proxy)
+  --report-path PATH   accept reports only at this path (default: any)
+  --report-unwatched MODE  keep (default) or refuse (HTTP 403) reports for domains nobody
+                       watches; also applies to 'stswatch ingest-report --unwatched'
 )";
 
 constexpr std::string_view kUsageProber =
@@ -119,6 +129,11 @@ struct ServeArgs {
   ApiFlags api;
   AlerterFlags alerter;
   bool no_alerter = false;
+  std::string report_listen;
+  std::string report_tls_cert;
+  std::string report_tls_key;
+  std::string report_path;
+  std::string report_unwatched = "keep";
 };
 
 int Usage(CommandIo& io, const std::string& message) {
@@ -173,9 +188,10 @@ class Service {
   }
 
   // The public API inside serve (--api-listen); its CheckNow runs this process's prober.
-  absl::Status StartApi(const api::ApiOptions& options, const store::RedisEndpoint& endpoint) {
+  absl::Status StartApi(api::ApiOptions options, const store::RedisEndpoint& endpoint) {
+    options.clock = &clock_;  // Readiness judges "today" on serve's clock.
     api_ = std::make_unique<api::ApiServer>(
-        io_, *client_, endpoint, options,
+        io_, *client_, endpoint, std::move(options),
         [this](const std::string& domain,
                const std::function<void(absl::StatusOr<drift::Snapshot>)>& done) {
           asio::co_spawn(
@@ -196,6 +212,18 @@ class Service {
     return api_->Start();
   }
   int ApiPort() const { return api_ ? api_->port() : 0; }
+
+  // The TLS report receiver (--report-listen): reports stored in this Redis, cross-checked
+  // against the checks.
+  absl::Status StartReceiver(tlsrpt::ReceiverOptions options, bool refuse_unwatched) {
+    tlsrpt::IngestOptions ingest;
+    ingest.refuse_unwatched = refuse_unwatched;
+    report_sink_ = std::make_unique<tlsrpt::RedisReportSink>(*client_, keys_, ingest);
+    receiver_ = std::make_unique<tlsrpt::ReportReceiver>(io_, *report_sink_, clock_, log_,
+                                                         std::move(options));
+    return receiver_->Start();
+  }
+  const std::string& ReceiverAddress() const { return receiver_->address(); }
 
   // The alerter inside serve (unless --no-alerter): tenants' channels and the operator's.
   void StartAlerter(AlerterSetup setup, const store::RedisEndpoint& endpoint) {
@@ -406,6 +434,10 @@ class Service {
       // Deliveries in flight stay stored and are attempted again by the next alerter.
       alerter_->Stop();
     }
+    if (receiver_) {
+      // Reports being received are not acknowledged: their senders try again.
+      receiver_->Stop();
+    }
     drain_deadline_ = std::chrono::steady_clock::now() + args_.drain_timeout;
     monitor_->Drain([this] { WaitForWrites(); });
   }
@@ -476,6 +508,8 @@ class Service {
   std::unique_ptr<api::ApiServer> api_;
   AlerterSetup alerter_setup_;
   std::unique_ptr<alerting::Alerter> alerter_;
+  std::unique_ptr<tlsrpt::RedisReportSink> report_sink_;
+  std::unique_ptr<tlsrpt::ReportReceiver> receiver_;
   std::thread api_stopper_;
   asio::steady_timer reload_timer_;
   bool started_ = false;
@@ -515,6 +549,11 @@ int RunServe(Args args, CommandIo& io) {
   AddAlerterFlags(flags, &a.alerter);
   flags.Switch("--no-alerter", &a.no_alerter);
   flags.String("--clock-offset-file", &a.clock_offset_file);
+  flags.String("--report-listen", &a.report_listen);
+  flags.String("--report-tls-cert", &a.report_tls_cert);
+  flags.String("--report-tls-key", &a.report_tls_key);
+  flags.String("--report-path", &a.report_path);
+  flags.String("--report-unwatched", &a.report_unwatched);
   AddProberFlags(flags, &a.prober);
   a.prober.share_window_seconds = -1;  // Unset: derived from the interval below.
   bool help = false;
@@ -538,6 +577,13 @@ int RunServe(Args args, CommandIo& io) {
   const auto level = ParseLogLevel(a.log_level);
   if (!level) {
     return Usage(io, "--log-level takes debug, info, warning or error");
+  }
+  if (a.report_unwatched != "keep" && a.report_unwatched != "refuse") {
+    return Usage(io, "--report-unwatched takes keep or refuse");
+  }
+  if (a.report_listen.empty() &&
+      !(a.report_tls_cert.empty() && a.report_tls_key.empty() && a.report_path.empty())) {
+    return Usage(io, "--report-tls-cert, --report-tls-key and --report-path need --report-listen");
   }
   if (!a.domains_file.empty() && access(a.domains_file.c_str(), R_OK) != 0) {
     return Usage(io, "cannot read --domains " + a.domains_file + ": " + std::strerror(errno));
@@ -628,6 +674,25 @@ int RunServe(Args args, CommandIo& io) {
     log.Info("api.listening", {{"listen", a.api.listen},
                                {"port", std::to_string(service.ApiPort())},
                                {"tls", a.api.tls_cert.empty() ? "no" : "yes"}});
+  }
+  if (!a.report_listen.empty()) {
+    tlsrpt::ReceiverOptions receiver;
+    receiver.listen = a.report_listen;
+    receiver.tls_cert_file = a.report_tls_cert;
+    receiver.tls_key_file = a.report_tls_key;
+    receiver.path = a.report_path;
+    const absl::Status started =
+        service.StartReceiver(std::move(receiver), a.report_unwatched == "refuse");
+    if (absl::IsInvalidArgument(started)) {
+      return Usage(io, "--report-listen: " + std::string(started.message()));
+    }
+    if (!started.ok()) {
+      log.Error("receiver.listen_failed",
+                {{"listen", a.report_listen}, {"error", std::string(started.message())}});
+      return kExitError;
+    }
+    log.Info("receiver.listening", {{"address", service.ReceiverAddress()},
+                                    {"tls", a.report_tls_cert.empty() ? "no" : "yes"}});
   }
   if (!a.no_alerter) {
     log.Info("alerter.configured",

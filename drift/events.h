@@ -60,7 +60,16 @@ std::string_view EventSeverityName(EventSeverity severity);
   X(kStartTlsLost, "starttls_lost", "An MX that offered STARTTLS no longer completes it.")     \
   X(kStartTlsRegained, "starttls_regained", "An MX completes STARTTLS again.")                 \
   X(kTlsRptRecordChanged, "tlsrpt_record_changed",                                             \
-    "The _smtp._tls (TLS-RPT) record appeared, disappeared or changed.")
+    "The _smtp._tls (TLS-RPT) record appeared, disappeared or changed.")                       \
+  X(kReportFailuresUnseen, "report_failures_unseen",                                           \
+    "A TLS report shows failed sessions while stswatch's own checks of the domain are clean: " \
+    "senders see something the probes do not (another network path, a load-balanced MX).")    \
+  X(kCheckFailuresUnreported, "check_failures_unreported",                                     \
+    "stswatch's checks fail while a TLS report shows every session successful: the reporting " \
+    "senders may not reach the failing MX host.")                                              \
+  X(kReporterDrop, "reporter_drop",                                                            \
+    "A reporting organization's successful sessions fell under a third of its usual count: "   \
+    "mail from it may be going elsewhere, or its reports are incomplete.")
 
 enum class EventKind {
 #define STSWATCH_EVENT_ENUM(e, name, doc) e,

@@ -412,6 +412,8 @@ bool IsReportType(const ContentType& type) {
          type.type == "application/tlsrpt";
 }
 
+}  // namespace
+
 bool IsGzip(std::string_view data) {
   return data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
          static_cast<unsigned char>(data[1]) == 0x8b;
@@ -475,6 +477,8 @@ absl::StatusOr<std::string> Gunzip(std::string_view data, std::size_t limit,
                      " (after ", out.size(), " decompressed bytes)."));
   }
 }
+
+namespace {
 
 std::string DomainKey(std::string_view domain) {
   std::string key = Lower(Trim(domain));

@@ -58,6 +58,15 @@ struct ReportMail {
 absl::StatusOr<ReportMail> ParseReportMail(std::string_view message,
                                            const MailOptions& options = {});
 
+// Decompresses gzip data (RFC 1952, several members allowed) of at most `limit` bytes out: past
+// the limit it stops and refuses (a gzip bomb). Truncated or corrupt data is InvalidArgument with
+// a sentence; data after the stream is a warning appended to `warnings`.
+absl::StatusOr<std::string> Gunzip(std::string_view data, std::size_t limit,
+                                   std::vector<std::string>& warnings);
+
+// Whether `data` starts with gzip's magic number.
+bool IsGzip(std::string_view data);
+
 // Compares the e-mail's header fields and subject with values taken from the report's JSON body
 // (the policy domain, the report-id and the organization-name; an empty argument skips its
 // checks) and returns the disagreements, one sentence each, e.g. "TLS-Report-Domain is

@@ -415,8 +415,12 @@ class ApiTest(unittest.TestCase):
             channel.close()
         finally:
             api.terminate()
-            self.assertEqual(api.wait(timeout=30), 0)
+            code = api.wait(timeout=30)
             log.close()
+            if code != 0:
+                with open(os.path.join(WORK, "api.log")) as f:
+                    sys.stderr.write("stswatch api log:\n" + f.read()[-20000:])
+            self.assertEqual(code, 0)
 
     def test_health_and_reflection(self):
         health = self.channel.unary_unary("/grpc.health.v1.Health/Check",
