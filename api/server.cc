@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
@@ -643,7 +644,8 @@ struct ApiServer::Impl {
       o.window_days = static_cast<int>(std::min<std::uint32_t>(req.window_days(), 366));
     }
     if (req.min_organizations() > 0) {
-      o.min_organizations = static_cast<int>(std::min<std::uint32_t>(req.min_organizations(), 1000));
+      o.min_organizations =
+          static_cast<int>(std::min<std::uint32_t>(req.min_organizations(), 1000));
     }
     if (!(req.max_failure_rate() >= 0.0 && req.max_failure_rate() <= 1.0)) {
       co_return absl::InvalidArgumentError("max_failure_rate is a share from 0 to 1");
@@ -689,8 +691,9 @@ struct ApiServer::Impl {
       v1::ReadinessReason* r = view.readiness.add_reasons();
       r->set_code("mode_not_testing");
       r->set_message(mode.empty()
-                         ? domain + " has no valid MTA-STS policy now: publish one in testing mode "
-                                    "first ('stswatch policy init')."
+                         ? domain +
+                               " has no valid MTA-STS policy now: publish one in testing mode "
+                               "first ('stswatch policy init')."
                          : domain + "'s policy is in mode " + mode +
                                ", not testing: readiness is judged for a testing policy.");
     }
@@ -720,8 +723,8 @@ struct ApiServer::Impl {
     co_return std::move(view->readiness);
   }
 
-  asio::awaitable<absl::StatusOr<v1::PromotePolicyResponse>> Promote(
-      std::string tenant, v1::PromotePolicyRequest req) {
+  asio::awaitable<absl::StatusOr<v1::PromotePolicyResponse>> Promote(std::string tenant,
+                                                                     v1::PromotePolicyRequest req) {
     absl::StatusOr<std::string> domain = co_await OwnedDomain(tenant, req.domain());
     if (!domain.ok()) {
       co_return domain.status();
@@ -741,8 +744,9 @@ struct ApiServer::Impl {
     }
     if (!view->snapshot) {
       co_return absl::FailedPreconditionError(
-          *domain + " has not been checked yet: stswatch takes the enforce policy's mx lines "
-                    "from the published testing policy");
+          *domain +
+          " has not been checked yet: stswatch takes the enforce policy's mx lines "
+          "from the published testing policy");
     }
     absl::StatusOr<tlsrpt::Promotion> promotion = tlsrpt::MakePromotion(
         *view->snapshot, Now(), std::max(req.max_age(), tlsrpt::kEnforceMinMaxAge));
@@ -1397,6 +1401,13 @@ absl::Status ApiServer::Start() {
     return absl::UnavailableError("cannot listen on " + o.listen + " (address in use?)");
   }
   return absl::OkStatus();
+}
+
+void AwaitGrpcShutdown(std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (grpc_is_initialized() != 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void ApiServer::Shutdown(std::chrono::milliseconds grace) {

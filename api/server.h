@@ -59,6 +59,14 @@ struct ApiOptions {
 using CheckNowFn = std::function<void(const std::string& domain,
                                       std::function<void(absl::StatusOr<drift::Snapshot>)> done)>;
 
+// Waits (at most `limit`) until gRPC has freed its library state. It does so when its last object
+// goes, and that need not be the grpc::Server: a connection a client closed just before the
+// server stopped can outlive it, and when it goes last, on one of gRPC's threads, gRPC hands its
+// clean-up to a detached thread that races the process's exit (OpenSSL's atexit clean-up,
+// LeakSanitizer's check). Call before returning from main in a process whose only gRPC user was
+// the stopped ApiServer.
+void AwaitGrpcShutdown(std::chrono::milliseconds limit);
+
 class ApiServer {
  public:
   // `client` (on `io`) serves the calls; watch streams open their own connections to `endpoint`.

@@ -112,6 +112,8 @@ int RunApi(Args args, CommandIo& io) {
   const RealTimeSource clock;
   Logger log(io.err, *format, clock, *level);
   asio::io_context io_context;
+  // Taken at once, so that a signal during start-up stops cleanly (once the loop runs).
+  asio::signal_set stop(io_context, SIGTERM, SIGINT);
   auto prober = BuildProber(io_context, prober_flags);
   if (!prober.ok()) {
     return usage(std::string(prober.status().message()));
@@ -177,7 +179,6 @@ int RunApi(Args args, CommandIo& io) {
   });
   client.Start();
   std::thread stopper;
-  asio::signal_set stop(io_context, SIGTERM, SIGINT);
   stop.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) {
       return;
@@ -195,6 +196,7 @@ int RunApi(Args args, CommandIo& io) {
   io_context.run();
   if (stopper.joinable()) {
     stopper.join();
+    api::AwaitGrpcShutdown(std::chrono::seconds(10));
   }
   return kExitOk;
 }

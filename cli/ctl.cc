@@ -171,8 +171,8 @@ std::string Counts(const google::protobuf::Map<std::string, google::protobuf::ui
   std::map<std::string, std::uint64_t> sorted(counts.begin(), counts.end());
   std::string out;
   for (const auto& [name, n] : sorted) {
-    out += (out.empty() ? "" : ", ") + (name.empty() ? std::string("(not reported)") : name) +
-           " " + std::to_string(n);
+    out += (out.empty() ? "" : ", ") + (name.empty() ? std::string("(not reported)") : name) + " " +
+           std::to_string(n);
   }
   return out.empty() ? "-" : out;
 }
@@ -184,7 +184,8 @@ void PrintReportDays(std::ostream& out, const v1::GetReportAggregatesResponse& r
     return;
   }
   out << std::left << std::setw(12) << "DAY" << std::right << std::setw(12) << "SUCCESSFUL"
-      << std::setw(10) << "FAILED" << "  FAILURES BY RESULT TYPE\n";
+      << std::setw(10) << "FAILED"
+      << "  FAILURES BY RESULT TYPE\n";
   const auto row = [&](const std::string& label, const v1::ReportDay& d) {
     out << std::left << std::setw(12) << label << std::right << std::setw(12)
         << d.successful_sessions() << std::setw(10) << d.failed_sessions() << "  "
@@ -238,8 +239,7 @@ void PrintPromotion(std::ostream& out, const v1::PromotePolicyResponse& p) {
 
 // reports, readiness and promote; nullopt for other commands.
 std::optional<int> RunReports(const std::vector<std::string>& words, const ReportFlags& f,
-                              Client& client, const std::string& token, bool json,
-                              CommandIo& io) {
+                              Client& client, const std::string& token, bool json, CommandIo& io) {
   const std::string& w0 = words[0];
   if (words.size() != 2 || (w0 != "reports" && w0 != "readiness" && w0 != "promote")) {
     return std::nullopt;

@@ -706,6 +706,9 @@ int RunServe(Args args, CommandIo& io) {
   service.Start();
   io_context.run();
   service.JoinApi();
+  if (!a.api.listen.empty()) {
+    api::AwaitGrpcShutdown(std::chrono::seconds(10));
+  }
   return service.ExitStatus();
 }
 

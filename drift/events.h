@@ -63,7 +63,7 @@ std::string_view EventSeverityName(EventSeverity severity);
     "The _smtp._tls (TLS-RPT) record appeared, disappeared or changed.")                       \
   X(kReportFailuresUnseen, "report_failures_unseen",                                           \
     "A TLS report shows failed sessions while stswatch's own checks of the domain are clean: " \
-    "senders see something the probes do not (another network path, a load-balanced MX).")    \
+    "senders see something the probes do not (another network path, a load-balanced MX).")     \
   X(kCheckFailuresUnreported, "check_failures_unreported",                                     \
     "stswatch's checks fail while a TLS report shows every session successful: the reporting " \
     "senders may not reach the failing MX host.")                                              \

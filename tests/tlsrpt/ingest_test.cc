@@ -20,8 +20,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Clock = std::chrono::system_clock;
 
-std::string Report(const std::string& org, const std::string& id, const std::string& day,
-                   int ok, int failed, const std::string& domain = "example.com") {
+std::string Report(const std::string& org, const std::string& id, const std::string& day, int ok,
+                   int failed, const std::string& domain = "example.com") {
   std::string failures;
   if (failed > 0) {
     failures = R"(, "failure-details": [{"result-type": "certificate-expired",
@@ -57,8 +57,8 @@ class IngestTest : public api::testing::RedisFixture {
       mx.host = "mx1." + domain;
       s.mx.push_back(mx);
     }
-    Redis({"HSET", keys_.Domain(domain), "snapshot", drift::ToJson(s), "status", status,
-           "checked", std::to_string(time_ms)});
+    Redis({"HSET", keys_.Domain(domain), "snapshot", drift::ToJson(s), "status", status, "checked",
+           std::to_string(time_ms)});
     Redis({"XADD", keys_.History(domain), "*", "type", "state", "status", status, "time",
            std::to_string(time_ms)});
   }
@@ -156,8 +156,8 @@ TEST_F(IngestTest, AReportersSuddenDropIsAnEvent) {
 TEST_F(IngestTest, ProbeChecksComeFromTheHistory) {
   Checked("example.com", "failing", Ms("2026-11-01"));
   Checked("example.com", "ok", Ms("2026-11-10"));
-  const auto checks = Await(io_, LoadProbeChecks(*client_, keys_, "example.com",
-                                                 *ParseUtcDay("2026-11-05")));
+  const auto checks =
+      Await(io_, LoadProbeChecks(*client_, keys_, "example.com", *ParseUtcDay("2026-11-05")));
   ASSERT_TRUE(checks.ok()) << checks.status();
   // The state in effect at the window's start (failing, moved to the start), the change to ok,
   // and the latest check.
