@@ -681,6 +681,11 @@ int RunServe(Args args, CommandIo& io) {
     receiver.tls_cert_file = a.report_tls_cert;
     receiver.tls_key_file = a.report_tls_key;
     receiver.path = a.report_path;
+    if (metrics) {
+      receiver.on_reply = [m = metrics.get()](int, std::string_view result) {
+        m->TlsReport("https", result);
+      };
+    }
     const absl::Status started =
         service.StartReceiver(std::move(receiver), a.report_unwatched == "refuse");
     if (absl::IsInvalidArgument(started)) {

@@ -158,7 +158,15 @@ Metrics::Metrics()
                          .Name(std::string(kAlertDeliveriesPending))
                          .Help("Notifications not yet delivered nor given up.")
                          .Register(*registry_)
-                         .Add({})) {
+                         .Add({})),
+      tls_reports_(prometheus::BuildCounter()
+                       .Name(std::string(kTlsReports))
+                       .Help("TLS reports received, by channel and result.")
+                       .Register(*registry_)) {
+  for (const char* result :
+       {"stored", "duplicate", "refused", "unavailable", "rejected", "timeout"}) {
+    tls_reports_.Add({{"channel", "https"}, {"result", result}});
+  }
   for (const char* channel : {"email", "webhook"}) {
     for (const char* outcome : {"delivered", "retry", "dead"}) {
       alert_deliveries_.Add({{"channel", channel}, {"outcome", outcome}});
@@ -209,6 +217,11 @@ void Metrics::AlertNotification(std::string_view state, std::string_view severit
 
 void Metrics::AlertDelivery(std::string_view channel, std::string_view outcome) {
   alert_deliveries_.Add({{"channel", std::string(channel)}, {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::TlsReport(std::string_view channel, std::string_view result) {
+  tls_reports_.Add({{"channel", std::string(channel)}, {"result", std::string(result)}})
       .Increment();
 }
 

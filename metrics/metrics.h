@@ -47,6 +47,7 @@ inline constexpr std::string_view kDispatchBacklog = "stswatch_dispatch_backlog"
 inline constexpr std::string_view kAlertNotifications = "stswatch_alert_notifications_total";
 inline constexpr std::string_view kAlertDeliveries = "stswatch_alert_deliveries_total";
 inline constexpr std::string_view kAlertDeliveriesPending = "stswatch_alert_deliveries_pending";
+inline constexpr std::string_view kTlsReports = "stswatch_tlsrpt_reports_total";
 inline constexpr std::string_view kApiCallsTotal = "stswatch_api_calls_total";
 inline constexpr std::string_view kApiCallDurationSeconds = "stswatch_api_call_duration_seconds";
 
@@ -117,6 +118,10 @@ class Metrics {
   void AlertDelivery(std::string_view channel, std::string_view outcome);
   void SetAlertDeliveriesPending(std::size_t pending);
 
+  // A TLS report received (channel "https"): stored, duplicate, refused, unavailable, rejected
+  // (malformed or over a limit) or timeout; stswatch_tlsrpt_reports_total{channel, result}.
+  void TlsReport(std::string_view channel, std::string_view result);
+
   // The registry, for an exposer (MetricsServer) or another collector.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
   // Everything in the registry in the Prometheus text format (what /metrics serves, without the
@@ -143,6 +148,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& alert_notifications_;
   prometheus::Family<prometheus::Counter>& alert_deliveries_;
   prometheus::Gauge& alert_pending_;
+  prometheus::Family<prometheus::Counter>& tls_reports_;
 };
 
 // An HTTP server for /metrics.

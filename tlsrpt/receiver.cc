@@ -637,6 +637,9 @@ asio::awaitable<Next> HandleRequest(std::shared_ptr<Connection> c, bool last) {
   // the connection cannot carry another request.
   const bool keep_alive = complete && !last && parser.KeepAlive();
   LogRequest(state.log, *reply, c->peer, parser.body().size());
+  if (options.on_reply) {
+    options.on_reply(reply->status, reply->result);
+  }
   std::string wire = Serialize(*reply, keep_alive, parser.minor_version() == 0,
                                parser.method() == "HEAD", HttpDate(state.clock.Now()));
   boost::system::error_code ec;

@@ -49,6 +49,7 @@
 // io_context must outlive the receiver.
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -85,6 +86,9 @@ struct ReceiverOptions {
   // Empty: reports are accepted at any path. Otherwise only at this one (compared with the
   // request's path, the query left out), elsewhere 404.
   std::string path;
+  // Called for each answer with its status and result ("stored", "duplicate", "refused",
+  // "unavailable", "rejected", "timeout"), on the io_context's thread; for metrics. Optional.
+  std::function<void(int status, std::string_view result)> on_reply;
 };
 
 namespace internal {

@@ -38,6 +38,7 @@ import nacl.signing
 NET = "127.49"
 API = NET + ".200.1:7400"
 RECEIVER = NET + ".200.2:8443"  # reports.rpt.test (tlsrpt.yaml)
+METRICS = NET + ".200.1:9400"
 ADMIN = "admin-" + os.urandom(8).hex()
 
 STSWATCH, TESTBED, PROTO_DIR, SCENARIOS, TESTDATA = sys.argv[1:6]
@@ -197,7 +198,8 @@ class TlsRptTest(unittest.TestCase):
              os.path.join(cls.tb, "ca/root.pem"), "--allow-private", "--api-listen", API,
              "--admin-token-file", os.path.join(WORK, "admin-token"), "--api-min-interval", "1s",
              "--no-alerter", "--clock-offset-file", cls.clock, "--report-listen", RECEIVER,
-             "--report-tls-cert", cls.cert, "--report-tls-key", cls.key],
+             "--report-tls-cert", cls.cert, "--report-tls-key", cls.key, "--metrics-listen",
+             METRICS],
             stdout=cls.serve_log, stderr=subprocess.STDOUT)
         cls.channel = grpc.insecure_channel(API)
         grpc.channel_ready_future(cls.channel).result(timeout=60)
@@ -397,6 +399,12 @@ class TlsRptTest(unittest.TestCase):
         self.assertEqual(self.post_report(report("After Bad Inc", "ab-1", "2020-06-02", 1))[0],
                          201)
         self.assertIsNone(self.serve.poll())
+        # What the operator's monitoring sees of it all (tests 1 and 2).
+        with urllib.request.urlopen("http://" + METRICS + "/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        for result, count in (("stored", 4), ("duplicate", 1), ("rejected", 7)):
+            self.assertIn('stswatch_tlsrpt_reports_total{channel="https",result="%s"} %d'
+                          % (result, count), metrics)
 
     def test_3_readiness(self):
         # The domain is checked (by serve, on its simulated clock) and clean, in testing mode.
