@@ -637,11 +637,12 @@ struct ApiServer::Impl {
   asio::awaitable<absl::StatusOr<ReadinessView>> JudgeReadiness(std::string domain,
                                                                 v1::GetReadinessRequest req) {
     tlsrpt::ReadinessOptions o;
-    if (req.min_days() > 0) {
-      o.min_days = static_cast<int>(std::min<std::uint32_t>(req.min_days(), 366));
-    }
     if (req.window_days() > 0) {
       o.window_days = static_cast<int>(std::min<std::uint32_t>(req.window_days(), 366));
+      o.min_days = std::min(o.min_days, o.window_days);  // The default, in a shorter window.
+    }
+    if (req.min_days() > 0) {
+      o.min_days = static_cast<int>(std::min<std::uint32_t>(req.min_days(), 366));
     }
     if (req.min_organizations() > 0) {
       o.min_organizations =
@@ -734,6 +735,10 @@ struct ApiServer::Impl {
     }
     v1::GetReadinessRequest readiness_request;
     readiness_request.set_domain(*domain);
+    readiness_request.set_min_days(req.min_days());
+    readiness_request.set_window_days(req.window_days());
+    readiness_request.set_min_organizations(req.min_organizations());
+    readiness_request.set_max_failure_rate(req.max_failure_rate());
     absl::StatusOr<ReadinessView> view =
         co_await JudgeReadiness(*domain, std::move(readiness_request));
     if (!view.ok()) {

@@ -65,9 +65,9 @@ Commands (tenant):
                                 sessions, failures by result type, by MX, by organization
   readiness DOMAIN [--min-days N] [--window-days N] [--min-orgs N] [--max-failure-rate R]
                                 is the testing domain ready for enforce? exit 0 ready, 2 not
-  promote DOMAIN [--force] [--max-age SECONDS]
+  promote DOMAIN [--force] [--max-age SECONDS] [readiness options]
                                 the enforce policy and the new _mta-sts record; refused with
-                                the reasons when not ready, unless --force
+                                the reasons and their evidence when not ready, unless --force
 
 Options:
   --server HOST:PORT   the API (default 127.0.0.1:7400, or STSWATCH_SERVER)
@@ -263,23 +263,23 @@ std::optional<int> RunReports(const std::vector<std::string>& words, const Repor
     }
     return kExitOk;
   }
-  if (w0 == "readiness") {
-    v1::GetReadinessRequest req;
-    req.set_domain(words[1]);
-    req.set_min_days(static_cast<std::uint32_t>(f.min_days));
-    req.set_window_days(static_cast<std::uint32_t>(f.window_days));
-    req.set_min_organizations(static_cast<std::uint32_t>(f.min_orgs));
-    if (!f.max_failure_rate.empty()) {
-      char* end = nullptr;
-      const double rate = std::strtod(f.max_failure_rate.c_str(), &end);
-      if (end == f.max_failure_rate.c_str() || *end != '\0') {
-        io.err << "stswatch ctl: --max-failure-rate takes a share from 0 to 1 (0.001)\n";
-        return kExitUsage;
-      }
-      req.set_max_failure_rate(rate);
+  v1::GetReadinessRequest readiness;
+  readiness.set_domain(words[1]);
+  readiness.set_min_days(static_cast<std::uint32_t>(f.min_days));
+  readiness.set_window_days(static_cast<std::uint32_t>(f.window_days));
+  readiness.set_min_organizations(static_cast<std::uint32_t>(f.min_orgs));
+  if (!f.max_failure_rate.empty()) {
+    char* end = nullptr;
+    const double rate = std::strtod(f.max_failure_rate.c_str(), &end);
+    if (end == f.max_failure_rate.c_str() || *end != '\0') {
+      io.err << "stswatch ctl: --max-failure-rate takes a share from 0 to 1 (0.001)\n";
+      return kExitUsage;
     }
+    readiness.set_max_failure_rate(rate);
+  }
+  if (w0 == "readiness") {
     v1::Readiness resp;
-    const grpc::Status s = client.Reports().GetReadiness(&ctx, req, &resp);
+    const grpc::Status s = client.Reports().GetReadiness(&ctx, readiness, &resp);
     if (!s.ok()) {
       return Failed(io, s);
     }
@@ -294,8 +294,24 @@ std::optional<int> RunReports(const std::vector<std::string>& words, const Repor
   req.set_domain(words[1]);
   req.set_force(f.force);
   req.set_max_age(static_cast<std::uint32_t>(f.max_age));
+  req.set_min_days(readiness.min_days());
+  req.set_window_days(readiness.window_days());
+  req.set_min_organizations(readiness.min_organizations());
+  req.set_max_failure_rate(readiness.max_failure_rate());
   v1::PromotePolicyResponse resp;
   const grpc::Status s = client.Reports().PromotePolicy(&ctx, req, &resp);
+  if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    // Not ready: the reasons with their evidence, from the same judgement.
+    grpc::ClientContext again;
+    client.Prepare(again, token);
+    v1::Readiness judged;
+    if (client.Reports().GetReadiness(&again, readiness, &judged).ok() && !judged.ready()) {
+      io.err << "stswatch: not promoting " << judged.domain()
+             << " (--force promotes anyway):\n";
+      PrintReadiness(io.err, judged);
+      return kExitFailed;
+    }
+  }
   if (!s.ok()) {
     return Failed(io, s);
   }

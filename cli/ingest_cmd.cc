@@ -50,7 +50,9 @@ Options:
   --redis URL          Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH (required)
   --partitions N       logical partitions of the key space (default 64)
   --dkim MODE          verify (default: verify and store the result), require (refuse a report
-                       whose DKIM signature does not pass), or off
+                       without a passing DKIM signature), require-aligned (and refuse one whose
+                       signing domain is not the TLS-Report-Submitter's or the From address's,
+                       or a parent or subdomain of them), or off
   --resolver IP[:PORT] DNS server for the DKIM keys (default: the system's)
   --unwatched MODE     keep (default: store reports for domains nobody watches too) or refuse
   --log-format FORMAT  text (default) or json
@@ -80,7 +82,7 @@ Outcome Done(int exit, std::string message) {
 
 asio::awaitable<Outcome> Ingest(store::RedisClient& client, store::KeySchema keys,
                                 tlsrpt::Report report, tlsrpt::ReportOrigin origin,
-                                tlsrpt::IngestOptions options) {
+                                tlsrpt::IngestOptions options, const TimeSource& clock) {
   // Redis first: the client connects asynchronously.
   for (int i = 0; i < 50 && !client.connected(); ++i) {
     asio::steady_timer t(co_await asio::this_coro::executor);
@@ -90,7 +92,7 @@ asio::awaitable<Outcome> Ingest(store::RedisClient& client, store::KeySchema key
   if (!client.connected()) {
     co_return Done(kExitTempFail, "Redis is not reachable; the MTA will retry");
   }
-  tlsrpt::RedisReportSink sink(client, std::move(keys), options);
+  tlsrpt::RedisReportSink sink(client, std::move(keys), options, clock);
   const tlsrpt::IngestResult r = co_await sink.Ingest(std::move(report), std::move(origin));
   switch (r.status) {
     case tlsrpt::IngestStatus::kStored:
@@ -135,8 +137,9 @@ int RunIngestReport(Args args, CommandIo& io) {
   if (redis.empty()) {
     return usage("--redis is required: the reports are stored there");
   }
-  if (dkim_mode != "verify" && dkim_mode != "require" && dkim_mode != "off") {
-    return usage("--dkim takes verify, require or off");
+  if (dkim_mode != "verify" && dkim_mode != "require" && dkim_mode != "require-aligned" &&
+      dkim_mode != "off") {
+    return usage("--dkim takes verify, require, require-aligned or off");
   }
   if (unwatched != "keep" && unwatched != "refuse") {
     return usage("--unwatched takes keep or refuse");
@@ -220,11 +223,22 @@ int RunIngestReport(Args args, CommandIo& io) {
       return refuse(kExitTempFail, "the DKIM check did not finish");
     }
     origin.dkim = std::string(tlsrpt::DkimStatusName(dkim->status));
+    origin.dkim_domain = dkim->domain;
+    origin.dkim_aligned = dkim->aligned_with_submitter || dkim->aligned_with_from;
     log.Info("ingest.dkim", {{"report_id", report->report_id},
                              {"dkim", origin.dkim},
                              {"domain", dkim->domain},
+                             {"aligned", origin.dkim_aligned ? "yes" : "no"},
                              {"reason", dkim->reason}});
-    if (dkim_mode == "require" && dkim->status != tlsrpt::DkimStatus::kPass) {
+    if (dkim_mode == "require-aligned" && dkim->status == tlsrpt::DkimStatus::kPass &&
+        !origin.dkim_aligned) {
+      return refuse(kExitDataError,
+                    "DKIM pass, but by " + dkim->domain +
+                        ", which is neither the TLS-Report-Submitter's domain nor the From "
+                        "address's (--dkim require-aligned)");
+    }
+    if ((dkim_mode == "require" || dkim_mode == "require-aligned") &&
+        dkim->status != tlsrpt::DkimStatus::kPass) {
       if (dkim->status == tlsrpt::DkimStatus::kTempError) {
         return refuse(kExitTempFail, "the DKIM key could not be fetched now: " + dkim->reason);
       }
@@ -239,7 +253,7 @@ int RunIngestReport(Args args, CommandIo& io) {
   ingest_options.refuse_unwatched = unwatched == "refuse";
   asio::co_spawn(
       io_context,
-      Ingest(client, store::KeySchema(partitions), *std::move(report), origin, ingest_options),
+      Ingest(client, store::KeySchema(partitions), *std::move(report), origin, ingest_options, clock),
       [&](const std::exception_ptr& e, Outcome o) {
         outcome = e ? Done(kExitTempFail, "internal error") : std::move(o);
         client.Stop();

@@ -28,6 +28,8 @@ constexpr std::string_view kUsage =
     R"(usage: stswatch policy init --domain DOMAIN --mx HOST [--mx HOST]... [--rua URI]...
                             [--max-age SECONDS] [--json]
        stswatch policy promote DOMAIN [--force] [--max-age SECONDS] [--json]
+                            [--min-days N] [--window-days N] [--min-orgs N]
+                            [--max-failure-rate R]
                             [--server HOST:PORT] [--ca-file PEM] [--timeout DURATION]
 
 Writes what a domain publishes to start MTA-STS (RFC 8461) in testing mode with TLS reporting
@@ -47,7 +49,8 @@ Options:
 
 promote asks the API (STSWATCH_TOKEN: a tenant's token; the tenant watches DOMAIN) whether the
 domain, in testing mode, is ready for enforce: enough days of TLS reports (14 of the last 28)
-from enough organizations (2), no failed sessions, and every check of stswatch clean. If so it
+from enough organizations (2), no failed sessions that enforce would turn into refused mail
+(or at most --max-failure-rate of them), and every check of stswatch clean. If so it
 prints the enforce policy (the testing policy's mx lines, max_age at least 2592000) and the
 _mta-sts record with a new id, and the order to publish them in: the policy file first, then the
 TXT record (RFC 8461 section 8.1). If not, it refuses with the reasons and their evidence (exit

@@ -95,8 +95,8 @@ Options:
   --report-tls-cert PEM, --report-tls-key PEM  the receiver's certificate chain and key (HTTPS;
                        without them plain HTTP, for behind a TLS-terminating proxy)
   --report-path PATH   accept reports only at this path (default: any)
-  --report-unwatched MODE  keep (default) or refuse (HTTP 403) reports for domains nobody
-                       watches; also applies to 'stswatch ingest-report --unwatched'
+  --report-unwatched MODE  keep (default) or refuse (HTTP 403) reports none of whose domains
+                       anybody watches (as 'stswatch ingest-report --unwatched' for e-mail)
 )";
 
 constexpr std::string_view kUsageProber =
@@ -218,7 +218,7 @@ class Service {
   absl::Status StartReceiver(tlsrpt::ReceiverOptions options, bool refuse_unwatched) {
     tlsrpt::IngestOptions ingest;
     ingest.refuse_unwatched = refuse_unwatched;
-    report_sink_ = std::make_unique<tlsrpt::RedisReportSink>(*client_, keys_, ingest);
+    report_sink_ = std::make_unique<tlsrpt::RedisReportSink>(*client_, keys_, ingest, clock_);
     receiver_ = std::make_unique<tlsrpt::ReportReceiver>(io_, *report_sink_, clock_, log_,
                                                          std::move(options));
     return receiver_->Start();

@@ -27,6 +27,14 @@ constexpr int kHistoryMax = 1000;
 // Days before the report's day read for reporter drops: the median looks back 7 days with
 // reports from the organization.
 constexpr int kDropLookbackDays = 14;
+// Reports older than this many days are not cross-checked: what stswatch keeps of its checks
+// says little about the past.
+constexpr int kCrossCheckDays = 7;
+// How long an event's marker keeps a second write of it out: longer than reports come late.
+constexpr int kEventMarkerSeconds = 400 * 86400;
+// The history is read in pages of this many entries, at most this many pages.
+constexpr int kHistoryPage = 200;
+constexpr int kHistoryPages = 10;
 
 IngestResult Result(IngestStatus status, std::string message) {
   IngestResult r;
@@ -100,12 +108,12 @@ json::object CountsJson(const std::map<std::string, std::uint64_t>& counts) {
 
 drift::Event MakeEvent(drift::EventKind kind, drift::EventSeverity severity,
                        const std::string& domain, const std::string& subject,
-                       const std::string& report_key, const std::string& day,
-                       Clock::time_point now) {
+                       const std::string& day, Clock::time_point now) {
   drift::Event e;
+  // One per domain, kind, day and subject, whichever report found it first.
   drift::Transition t;
   t.domain = domain;
-  t.previous_hash = report_key;
+  t.previous_hash = "tlsrpt";
   t.next_hash = day;
   e.id = drift::EventId(t, kind, subject);
   e.domain = domain;
@@ -117,56 +125,128 @@ drift::Event MakeEvent(drift::EventKind kind, drift::EventSeverity severity,
   return e;
 }
 
+const api::RedisScript& AppendEventScript() {
+  static const api::RedisScript* script = new api::RedisScript(
+#include "tlsrpt/append_event.lua.inc"
+  );
+  return *script;
+}
+
 }  // namespace
 
 std::vector<drift::Event> CrossCheckEvents(const DayAggregate& contribution,
                                            const std::vector<DayAggregate>& days,
-                                           const std::optional<ProbeCheck>& latest,
+                                           const std::vector<ProbeCheck>& checks,
                                            const std::string& report_key, Clock::time_point now) {
   using drift::EventKind;
   using drift::EventSeverity;
   std::vector<drift::Event> out;
   const std::string& domain = contribution.domain;
-  if (latest) {
-    const bool checks_clean = latest->status == "ok";
-    if (contribution.failed > 0 && checks_clean) {
+  const std::optional<std::chrono::sys_days> day = ParseUtcDay(contribution.day);
+  if (!day) {
+    return out;
+  }
+  const Clock::time_point day_end = *day + std::chrono::days(1);
+  // What the checks saw that day: their statuses, and (when the state did not change from the
+  // start of that day to now) the latest check's failing result types.
+  bool any = false;
+  bool all_ok = true;
+  bool all_failing = true;
+  bool changed = false;
+  for (const ProbeCheck& c : checks) {
+    if (c.time < day_end) {
+      any = true;
+      all_ok = all_ok && c.status == "ok";
+      all_failing = all_failing && c.status != "ok" && c.status != "none";
+    }
+    changed = changed || c.status != checks.front().status;
+  }
+  std::set<std::string> probe_types;
+  const bool types_known = any && !changed;
+  if (types_known) {
+    probe_types.insert(checks.back().result_types.begin(), checks.back().result_types.end());
+  }
+  std::set<std::string> report_types;
+  for (const auto& [type, n] : contribution.failures_by_result_type) {
+    if (n > 0) {
+      report_types.insert(type);
+    }
+  }
+  if (any && !report_types.empty()) {
+    std::vector<std::string> unseen;
+    for (const std::string& t : report_types) {
+      if (all_ok || (types_known && probe_types.count(t) == 0)) {
+        unseen.push_back(t);
+      }
+    }
+    if (!unseen.empty()) {
       drift::Event e = MakeEvent(EventKind::kReportFailuresUnseen, EventSeverity::kWarning, domain,
-                                 "", report_key, contribution.day, now);
+                                 "", contribution.day, now);
       json::object after;
       after["report"] = report_key;
       after["day"] = contribution.day;
       after["failed"] = contribution.failed;
       after["result_types"] = CountsJson(contribution.failures_by_result_type);
       after["mx"] = CountsJson(contribution.failures_by_mx);
+      json::array probe;
+      for (const std::string& t : probe_types) {
+        probe.emplace_back(t);
+      }
+      after["check_result_types"] = std::move(probe);
       e.after = json::serialize(after);
       e.message = "Report " + report_key + " shows " + std::to_string(contribution.failed) +
                   " failed sessions on " + contribution.day + " (" +
                   EventsList(contribution.failures_by_result_type) + "; MX " +
-                  EventsList(contribution.failures_by_mx) + ") while stswatch's checks of " +
-                  domain + " are clean.";
+                  EventsList(contribution.failures_by_mx) + ") of which stswatch's checks of " +
+                  domain + " saw " +
+                  (all_ok ? std::string("nothing: they were clean")
+                          : "not " + JoinComma(unseen) + " (they found " +
+                                JoinComma(std::vector<std::string>(probe_types.begin(),
+                                                                   probe_types.end())) +
+                                ")") +
+                  ".";
       out.push_back(std::move(e));
     }
-    if (!checks_clean && latest->status != "none" && contribution.failed == 0 &&
-        contribution.successful > 0) {
-      drift::Event e = MakeEvent(EventKind::kCheckFailuresUnreported, EventSeverity::kInfo, domain,
-                                 "", report_key, contribution.day, now);
-      json::object after;
-      after["report"] = report_key;
-      after["day"] = contribution.day;
-      after["successful"] = contribution.successful;
-      after["check_status"] = latest->status;
-      json::array findings;
-      for (const std::string& f : latest->findings) {
-        findings.emplace_back(f);
+  }
+  std::vector<std::string> unreported;
+  bool report_shows_check_failures = false;
+  if (types_known) {
+    for (const std::string& t : probe_types) {
+      if (report_types.count(t) == 0) {
+        unreported.push_back(t);
+      } else {
+        report_shows_check_failures = true;
       }
-      after["findings"] = std::move(findings);
-      e.after = json::serialize(after);
-      e.message = "stswatch's checks of " + domain + " are " + latest->status + " (" +
-                  JoinComma(latest->findings) + ") but report " + report_key + " shows all " +
-                  std::to_string(contribution.successful) + " sessions on " + contribution.day +
-                  " successful.";
-      out.push_back(std::move(e));
     }
+  } else {
+    report_shows_check_failures = !report_types.empty();
+  }
+  if (any && all_failing && contribution.successful > 0 && !report_shows_check_failures) {
+    drift::Event e = MakeEvent(EventKind::kCheckFailuresUnreported, EventSeverity::kInfo, domain,
+                               "", contribution.day, now);
+    json::object after;
+    after["report"] = report_key;
+    after["day"] = contribution.day;
+    after["successful"] = contribution.successful;
+    json::array types;
+    for (const std::string& t : unreported) {
+      types.emplace_back(t);
+    }
+    after["check_result_types"] = std::move(types);
+    json::array findings;
+    for (const std::string& f : checks.back().findings) {
+      findings.emplace_back(f);
+    }
+    after["findings"] = std::move(findings);
+    e.after = json::serialize(after);
+    e.message = "stswatch's checks of " + domain + " failed all of " + contribution.day + " (" +
+                JoinComma(checks.back().findings) + ") but report " + report_key +
+                (report_types.empty()
+                     ? " shows all " + std::to_string(contribution.successful) +
+                           " sessions successful"
+                     : " shows none of those failures") +
+                ": the reporting senders may not reach the failing MX.";
+    out.push_back(std::move(e));
   }
   for (const ReporterDrop& drop : DetectReporterDrops(days)) {
     if (drop.day != contribution.day ||
@@ -174,7 +254,7 @@ std::vector<drift::Event> CrossCheckEvents(const DayAggregate& contribution,
       continue;
     }
     drift::Event e = MakeEvent(EventKind::kReporterDrop, EventSeverity::kInfo, domain,
-                               drop.organization, report_key, drop.day, now);
+                               drop.organization, drop.day, now);
     json::object before;
     before["successful"] = drop.usual;
     json::object after;
@@ -195,56 +275,76 @@ asio::awaitable<absl::StatusOr<std::vector<ProbeCheck>>> LoadProbeChecks(store::
                                                                          store::KeySchema keys,
                                                                          std::string domain,
                                                                          Clock::time_point since) {
-  std::vector<std::vector<std::string>> commands;
-  commands.push_back(store::Command("HMGET", keys.Domain(domain), "snapshot", "checked", "status"));
-  commands.push_back(store::Command("XREVRANGE", keys.History(domain), "+", "-", "COUNT",
-                                    std::to_string(kHistoryMax)));
-  absl::StatusOr<std::vector<RedisReply>> r = co_await api::Pipeline(client, std::move(commands));
-  if (!r.ok()) {
-    co_return r.status();
+  absl::StatusOr<RedisReply> state = co_await api::Run(
+      client, store::Command("HMGET", keys.Domain(domain), "snapshot", "checked", "status"));
+  if (!state.ok()) {
+    co_return state.status();
   }
   std::vector<ProbeCheck> out;
-  const RedisReply& state = (*r)[0];
-  if (state.elements.size() != 3 || state.elements[2].type != RedisReply::Type::kString) {
+  if (state->elements.size() != 3 || state->elements[2].type != RedisReply::Type::kString) {
     co_return out;  // Never checked.
   }
-  // Newest first: the state changes in the window, and the one in effect at its start.
+  // Newest first, a page at a time: the state changes since `since`, and the one in effect then.
   std::vector<ProbeCheck> changes;
-  for (const RedisReply& entry : (*r)[1].elements) {
-    if (Field(entry, "type") != "state") {
-      continue;
+  std::string end = "+";
+  bool reached = false;
+  for (int read = 0; !reached && read < kHistoryPages; ++read) {
+    absl::StatusOr<RedisReply> page = co_await api::Run(
+        client, store::Command("XREVRANGE", keys.History(domain), end, "-", "COUNT",
+                               std::to_string(kHistoryPage)));
+    if (!page.ok()) {
+      co_return page.status();
     }
-    const std::optional<Clock::time_point> t = MsTime(Field(entry, "time"));
-    if (!t) {
-      continue;
+    for (const RedisReply& entry : page->elements) {
+      if (entry.elements.size() == 2) {
+        end = "(" + entry.elements[0].str;
+      }
+      if (Field(entry, "type") != "state") {
+        continue;
+      }
+      const std::optional<Clock::time_point> t = MsTime(Field(entry, "time"));
+      if (!t) {
+        continue;
+      }
+      ProbeCheck c;
+      c.status = Field(entry, "status");
+      c.time = std::max(*t, since);
+      changes.push_back(std::move(c));
+      if (*t <= since) {
+        reached = true;
+        break;
+      }
     }
-    ProbeCheck c;
-    c.status = Field(entry, "status");
-    c.time = std::max(*t, since);
-    changes.push_back(std::move(c));
-    if (*t <= since) {
-      break;
+    if (page->elements.size() < static_cast<std::size_t>(kHistoryPage)) {
+      break;  // The start of the history.
     }
   }
   std::reverse(changes.begin(), changes.end());
   out = std::move(changes);
   // The latest check, with what it found.
   ProbeCheck latest;
-  latest.status = state.elements[2].str;
-  latest.time = MsTime(state.elements[1].str).value_or(Clock::time_point{});
-  if (absl::StatusOr<drift::Snapshot> s = drift::FromJson(state.elements[0].str); s.ok()) {
-    latest.findings = s->findings;
-    for (const drift::MxSnapshot& mx : s->mx) {
+  latest.status = state->elements[2].str;
+  latest.time = MsTime(state->elements[1].str).value_or(Clock::time_point{});
+  if (absl::StatusOr<drift::Snapshot> snapshot = drift::FromJson(state->elements[0].str);
+      snapshot.ok()) {
+    latest.findings = snapshot->findings;
+    std::set<std::string> types;
+    for (const drift::MxSnapshot& mx : snapshot->mx) {
       if (!mx.deliver) {
         latest.hosts.push_back(mx.host);
+        if (!mx.result_type.empty()) {
+          types.insert(mx.result_type);
+        }
       }
     }
+    latest.result_types.assign(types.begin(), types.end());
   }
   if (latest.time >= since) {
     out.push_back(std::move(latest));
   } else if (!out.empty()) {
     out.back().findings = latest.findings;
     out.back().hosts = latest.hosts;
+    out.back().result_types = latest.result_types;
   }
   co_return out;
 }
@@ -255,21 +355,28 @@ asio::awaitable<IngestResult> RedisReportSink::Ingest(Report report, ReportOrigi
     co_return Result(IngestStatus::kRefused,
                      "the report names no policy domain: there is nothing to count it for");
   }
-  if (options_.refuse_unwatched) {
-    std::vector<std::string> unwatched;
-    for (const DayAggregate& a : contributions) {
-      absl::StatusOr<bool> w = co_await Watched(client_, keys_, a.domain);
-      if (!w.ok()) {
-        co_return Result(IngestStatus::kUnavailable, std::string(w.status().message()));
-      }
-      if (!*w) {
-        unwatched.push_back(a.domain);
-      }
+  if (contributions.size() > options_.max_domains) {
+    co_return Result(IngestStatus::kRefused,
+                     "the report names " + std::to_string(contributions.size()) +
+                         " policy domains; at most " + std::to_string(options_.max_domains) +
+                         " are taken in one report");
+  }
+  std::vector<bool> watched;
+  watched.reserve(contributions.size());
+  std::vector<std::string> unwatched;
+  for (const DayAggregate& a : contributions) {
+    absl::StatusOr<bool> w = co_await Watched(client_, keys_, a.domain);
+    if (!w.ok()) {
+      co_return Result(IngestStatus::kUnavailable, std::string(w.status().message()));
     }
-    if (!unwatched.empty()) {
-      co_return Result(IngestStatus::kRefused,
-                       "the report is for domains nobody watches here: " + JoinComma(unwatched));
+    watched.push_back(*w);
+    if (!*w) {
+      unwatched.push_back(a.domain);
     }
+  }
+  if (options_.refuse_unwatched && unwatched.size() == contributions.size()) {
+    co_return Result(IngestStatus::kRefused,
+                     "the report is for domains nobody watches here: " + JoinComma(unwatched));
   }
   const std::string report_key = report.organization_name + ": " + report.report_id;
   ReportStore store(client_, keys_);
@@ -282,49 +389,61 @@ asio::awaitable<IngestResult> RedisReportSink::Ingest(Report report, ReportOrigi
              (stored->duplicate ? "duplicate (already stored) for " : "stored for ") +
                  JoinComma(stored->domains));
   out.domains = stored->domains;
-  if (stored->duplicate || !options_.cross_check) {
+  if (!options_.cross_check) {
     co_return out;
   }
-  const Clock::time_point now = Clock::now();
-  for (const DayAggregate& c : contributions) {
+  // For a duplicate too: the events are idempotent, and a first attempt may have stored the
+  // report and failed before them.
+  const Clock::time_point now = clock_.Now();
+  const std::chrono::sys_days today = std::chrono::floor<std::chrono::days>(now);
+  for (std::size_t i = 0; i < contributions.size(); ++i) {
+    const DayAggregate& c = contributions[i];
     const std::optional<std::chrono::sys_days> day = ParseUtcDay(c.day);
-    if (!day) {
+    if (!watched[i] || !day || *day < today - std::chrono::days(kCrossCheckDays) ||
+        *day > today) {
       continue;
     }
     absl::StatusOr<std::vector<DayAggregate>> days =
         co_await store.Days(c.domain, UtcDay(*day - std::chrono::days(kDropLookbackDays)), c.day);
-    absl::StatusOr<std::vector<ProbeCheck>> checks =
-        co_await LoadProbeChecks(client_, keys_, c.domain, *day);
-    if (!days.ok() || !checks.ok()) {
-      // The report is stored; only its cross-checks are missed.
-      out.message += " (cross-checks skipped: Redis failed)";
+    if (!days.ok()) {
+      out.message += " (cross-checks skipped: " + std::string(days.status().message()) + ")";
       continue;
     }
-    std::optional<ProbeCheck> latest;
-    if (!checks->empty()) {
-      latest = checks->back();
+    absl::StatusOr<std::vector<ProbeCheck>> checks =
+        co_await LoadProbeChecks(client_, keys_, c.domain, *day);
+    if (!checks.ok()) {
+      out.message += " (cross-checks skipped: " + std::string(checks.status().message()) + ")";
+      continue;
     }
-    for (drift::Event& e : CrossCheckEvents(c, *days, latest, report_key, now)) {
-      const std::string event_json = drift::EventToJson(e);
-      const std::string kind(drift::EventKindName(e.kind));
-      const std::string severity(drift::EventSeverityName(e.severity));
+    for (drift::Event& e : CrossCheckEvents(c, *days, *checks, report_key, now)) {
       const int partition = keys_.PartitionOf(e.domain);
-      std::vector<std::vector<std::string>> commands;
-      commands.push_back(store::Command("XADD", keys_.Events(partition), "MAXLEN", "~",
-                                        std::to_string(kEventsMax), "*", "id", e.id, "domain",
-                                        e.domain, "kind", kind, "severity", severity, "subject",
-                                        e.subject, "event", event_json));
-      commands.push_back(store::Command(
-          "XADD", keys_.History(e.domain), "MAXLEN", "~", std::to_string(kHistoryMax), "*", "type",
-          "event", "id", e.id, "kind", kind, "severity", severity, "event", event_json));
-      commands.push_back(store::Command("HINCRBY", keys_.Stats(partition), "events:" + kind, "1"));
+      api::ScriptCall call;
+      call.key = keys_.prefix() + ":{p" + std::to_string(partition) + "}:rpt:ev:" + e.id;
+      call.more_keys.push_back(keys_.Events(partition));
+      call.more_keys.push_back(keys_.History(e.domain));
+      call.more_keys.push_back(keys_.Stats(partition));
+      call.args.push_back(std::to_string(kEventMarkerSeconds));
+      call.args.push_back(std::to_string(kEventsMax));
+      call.args.push_back(std::to_string(kHistoryMax));
+      call.args.push_back(e.id);
+      call.args.push_back(e.domain);
+      call.args.emplace_back(drift::EventKindName(e.kind));
+      call.args.emplace_back(drift::EventSeverityName(e.severity));
+      call.args.push_back(e.subject);
+      call.args.push_back(drift::EventToJson(e));
+      std::vector<api::ScriptCall> calls;
+      calls.push_back(std::move(call));
       absl::StatusOr<std::vector<RedisReply>> written =
-          co_await api::Pipeline(client_, std::move(commands));
+          co_await api::RunScript(client_, AppendEventScript(), std::move(calls));
       if (!written.ok()) {
-        out.message += " (a cross-check event was not written: Redis failed)";
+        out.message +=
+            " (a cross-check event was not written: " + std::string(written.status().message()) +
+            "; the report's next delivery writes it)";
         break;
       }
-      out.events.push_back(std::move(e));
+      if (written->front().integer == 1) {
+        out.events.push_back(std::move(e));
+      }
     }
   }
   co_return out;

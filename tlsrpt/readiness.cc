@@ -96,15 +96,29 @@ Readiness JudgeReadiness(const std::vector<DayAggregate>& days,
     out.reasons.push_back(std::move(r));
   }
   const std::uint64_t total = out.successful + out.failed;
+  // Sessions that failed for want of the policy (it could not be fetched, was invalid, or its
+  // host's certificate was not valid): under enforce such a sender has no policy to apply and
+  // delivers anyway, so they are a note, not a reason.
+  std::uint64_t policy_failures = 0;
+  std::map<std::string, std::uint64_t> refusing_types;
+  for (const auto& [type, n] : types) {
+    if (type == "sts-policy-fetch-error" || type == "sts-policy-invalid" ||
+        type == "sts-webpki-invalid") {
+      policy_failures += n;
+    } else {
+      refusing_types[type] = n;
+    }
+  }
+  const std::uint64_t refused = out.failed - std::min(out.failed, policy_failures);
   const double rate =
-      total == 0 ? 0.0 : static_cast<double>(out.failed) / static_cast<double>(total);
-  if (out.failed > 0 && rate > options.max_failure_rate) {
+      total == 0 ? 0.0 : static_cast<double>(refused) / static_cast<double>(total);
+  if (refused > 0 && rate > options.max_failure_rate) {
     Reason r;
     r.code = "failures";
-    r.message = std::to_string(out.failed) + " of " + std::to_string(total) + " sessions failed (" +
+    r.message = std::to_string(refused) + " of " + std::to_string(total) + " sessions failed (" +
                 Percent(rate) + ", at most " + Percent(options.max_failure_rate) +
                 " tolerated): under enforce, compliant senders would refuse this mail.";
-    for (const auto& [type, n] : types) {
+    for (const auto& [type, n] : refusing_types) {
       Add(r.evidence, "result-type " + type + " (" + std::to_string(n) + ")");
     }
     for (const auto& [host, n] : mx) {
@@ -115,6 +129,20 @@ Readiness JudgeReadiness(const std::vector<DayAggregate>& days,
       Add(r.evidence, "report " + id);
     }
     out.reasons.push_back(std::move(r));
+  }
+  if (policy_failures > 0) {
+    Reason n;
+    n.code = "policy_fetch_failures";
+    n.message = std::to_string(policy_failures) +
+                " sessions failed for want of a valid policy: senders could not fetch it or "
+                "did not accept it (its host, its certificate, its syntax). They deliver "
+                "anyway, but do not get the policy's protection.";
+    for (const auto& [type, count] : types) {
+      if (refusing_types.count(type) == 0) {
+        Add(n.evidence, "result-type " + type + " (" + std::to_string(count) + ")");
+      }
+    }
+    out.notes.push_back(std::move(n));
   }
 
   std::vector<const ProbeCheck*> probes;

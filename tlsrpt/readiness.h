@@ -39,6 +39,8 @@ struct ProbeCheck {
   // it concerns.
   std::vector<std::string> findings;
   std::vector<std::string> hosts;
+  // The RFC 8460 result types of the MX hosts it found failing ("certificate-expired", ...).
+  std::vector<std::string> result_types;
 };
 
 struct Reason {

@@ -86,7 +86,7 @@ constexpr std::string_view kRetryAfterSeconds = "60";
 // socket is closed. Closing with unread bytes makes the kernel send a reset, which can destroy the
 // answer before the client has read it (RFC 9112 §9.6).
 constexpr auto kLingerTime = std::chrono::seconds(2);
-constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
+constexpr std::size_t kLingerBytes = std::size_t{8} << 20;
 // A failed accept (out of file descriptors) is retried after this pause, not in a busy loop.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // The longest message put in an answer's body.

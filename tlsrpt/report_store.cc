@@ -92,7 +92,10 @@ std::optional<std::chrono::sys_days> ParseUtcDay(std::string_view day) {
 
 std::vector<DayAggregate> Contributions(const Report& report) {
   std::map<std::string, DayAggregate> by_domain;
-  const std::string day = UtcDay(report.date_range.start);
+  // The UTC day holding the middle of the range: a sender's day in its own time zone
+  // ("T00:00:00+02:00" to "T23:59:59+02:00") still counts on that day, not the one before.
+  const std::string day =
+      UtcDay(report.date_range.start + (report.date_range.end - report.date_range.start) / 2);
   for (const PolicyResult& p : report.policies) {
     const std::string domain = Lower(p.policy.policy_domain);
     if (domain.empty()) {
@@ -135,6 +138,8 @@ boost::asio::awaitable<absl::StatusOr<StoreResult>> ReportStore::Store(Report re
   stored["report"] = boost::json::parse(ReportToJson(report));
   stored["channel"] = origin.channel;
   stored["dkim"] = origin.dkim;
+  stored["dkim_domain"] = origin.dkim_domain;
+  stored["dkim_aligned"] = origin.dkim_aligned;
   stored["submitter"] = origin.submitter;
   stored["received_ms"] = origin.received_ms;
   api::ScriptCall call;

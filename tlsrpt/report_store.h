@@ -38,6 +38,8 @@ namespace stswatch::tlsrpt {
 struct ReportOrigin {
   std::string channel;  // "https" or "email"
   std::string dkim;     // "pass", "fail", "none", ... for e-mail; "" for https
+  std::string dkim_domain;    // d= of the signature that decided `dkim`
+  bool dkim_aligned = false;  // d= is the submitter's or the From address's domain (or kin)
   std::string submitter;
   std::int64_t received_ms = 0;
 };
@@ -58,7 +60,7 @@ struct DayAggregate {
 };
 
 // What one report adds to the aggregates: pure, so the counting rules are tested without Redis.
-// A report's sessions count on the UTC day its date range starts; each policy counts for its
+// A report's sessions count on the UTC day holding the middle of its date range; each policy counts for its
 // policy domain (lower-cased; a policy without one is left out, with its warning on the report).
 std::vector<DayAggregate> Contributions(const Report& report);
 

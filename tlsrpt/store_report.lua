@@ -8,7 +8,11 @@
 -- then, for each aggregate hash in KEYS order: n, then n pairs (field, increment)
 --
 -- Returns 1 when stored, 0 for a duplicate (nothing changed).
-if redis.call('SET', KEYS[1], KEYS[2], 'NX', 'EX', ARGV[2]) == false then
+--
+-- The "seen" mark is set last: Redis does not undo a script that fails half way (out of memory),
+-- and a report marked seen but only partly counted would stay so, its sender's retry taken for a
+-- duplicate. Failing before the mark, the retry counts it again from the start instead.
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
@@ -22,4 +26,5 @@ for k = 3, #KEYS do
   end
   redis.call('EXPIRE', KEYS[k], ARGV[2])
 end
+redis.call('SET', KEYS[1], KEYS[2], 'EX', ARGV[2])
 return 1

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/time_source.h"
 #include "drift/snapshot.h"
 #include "tests/api/api_test_util.h"
 
@@ -40,7 +41,7 @@ class IngestTest : public api::testing::RedisFixture {
   IngestResult Ingest(const std::string& json, IngestOptions options = {}) {
     absl::StatusOr<tlsrpt::Report> report = ParseReport(json);
     EXPECT_TRUE(report.ok()) << report.status();
-    RedisReportSink sink(*client_, keys_, options);
+    RedisReportSink sink(*client_, keys_, options, clock_);
     ReportOrigin origin;
     origin.channel = "https";
     return Await(io_, sink.Ingest(report.ok() ? *report : tlsrpt::Report{}, origin));
@@ -55,6 +56,7 @@ class IngestTest : public api::testing::RedisFixture {
       s.findings.push_back("mx.certificate_expired");
       drift::MxSnapshot mx;
       mx.host = "mx1." + domain;
+      mx.result_type = "certificate-expired";
       s.mx.push_back(mx);
     }
     Redis({"HSET", keys_.Domain(domain), "snapshot", drift::ToJson(s), "status", status, "checked",
@@ -82,6 +84,8 @@ class IngestTest : public api::testing::RedisFixture {
         .count();
   }
   store::KeySchema keys_;
+  // "Today" for the cross-checks: reports of the week before are compared.
+  FakeTimeSource clock_{*ParseUtcDay("2026-11-21") + std::chrono::hours(12)};
 };
 
 TEST_F(IngestTest, StoredOnceAndDuplicatesChangeNothing) {
@@ -111,6 +115,13 @@ TEST_F(IngestTest, UnwatchedDomainsAreRefusedOnlyWhenConfigured) {
   // Kept by default.
   EXPECT_EQ(Ingest(Report("Google Inc.", "r3", "2026-11-20", 5, 0, "nobody.example")).status,
             IngestStatus::kStored);
+  // A report for a watched and an unwatched domain is taken.
+  absl::StatusOr<tlsrpt::Report> both = ParseReport(Report("Google Inc.", "r8", "2026-11-20", 1, 0));
+  ASSERT_TRUE(both.ok());
+  both->policies.push_back(both->policies[0]);
+  both->policies[1].policy.policy_domain = "nobody.example";
+  RedisReportSink sink(*client_, keys_, refuse, clock_);
+  EXPECT_EQ(Await(io_, sink.Ingest(*both, ReportOrigin{})).status, IngestStatus::kStored);
 }
 
 TEST_F(IngestTest, FailuresTheChecksDoNotSeeAreAnEvent) {
@@ -133,8 +144,73 @@ TEST_F(IngestTest, ChecksFailingWhileReportsAreCleanIsAnEvent) {
   ASSERT_EQ(r.events.size(), 1u);
   EXPECT_EQ(r.events[0].kind, drift::EventKind::kCheckFailuresUnreported);
   EXPECT_THAT(r.events[0].message, HasSubstr("mx.certificate_expired"));
-  // Both sides agree (failing, and the report shows failures): nothing to say.
+  // Both sides agree (failing, and the report shows the same failures): nothing to say.
   EXPECT_TRUE(Ingest(Report("Google Inc.", "r6", "2026-11-21", 50, 5)).events.empty());
+}
+
+TEST_F(IngestTest, AReportIsComparedWithTheChecksOfItsOwnDay) {
+  // Failing all of the 19th, fixed on the 20th; the 19th's reports arrive on the 20th and 21st.
+  Checked("example.com", "failing", Ms("2026-11-18"));
+  Checked("example.com", "ok", Ms("2026-11-20") + 3600 * 1000);
+  // Failures the checks of that day saw too: no event, though the checks are clean now.
+  EXPECT_TRUE(Ingest(Report("Google Inc.", "old-fail", "2026-11-19", 90, 10)).events.empty());
+  // Only successful sessions while the checks failed all day: the reporters may not reach it.
+  const IngestResult clean = Ingest(Report("Yahoo", "old-clean", "2026-11-19", 50, 0));
+  ASSERT_EQ(clean.events.size(), 1u);
+  EXPECT_EQ(clean.events[0].kind, drift::EventKind::kCheckFailuresUnreported);
+  // A day of both states (the 20th) is neither clean nor failing: failures there say nothing.
+  EXPECT_TRUE(Ingest(Report("Google Inc.", "mixed", "2026-11-20", 90, 10)).events.empty());
+}
+
+TEST_F(IngestTest, FailuresOfAnotherTypeThanTheChecksFoundAreUnseen) {
+  Checked("example.com", "failing", Ms("2026-11-19"));  // certificate-expired on mx1
+  std::string other = Report("Google Inc.", "r7", "2026-11-20", 90, 10);
+  other.replace(other.find("certificate-expired"), std::string("certificate-expired").size(),
+                "starttls-not-supported");
+  const IngestResult r = Ingest(other);
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].kind, drift::EventKind::kReportFailuresUnseen);
+  EXPECT_THAT(r.events[0].message, HasSubstr("not starttls-not-supported"));
+  EXPECT_THAT(r.events[0].message, HasSubstr("they found certificate-expired"));
+  EXPECT_EQ(r.events[1].kind, drift::EventKind::kCheckFailuresUnreported);
+}
+
+TEST_F(IngestTest, EventsAreWrittenOncePerDomainKindAndDay) {
+  Checked("example.com", "ok", Ms("2026-11-19"));
+  EXPECT_EQ(Ingest(Report("Google Inc.", "a", "2026-11-20", 90, 10)).events.size(), 1u);
+  // The same report again, and another report of the same day with failures: no new event.
+  EXPECT_EQ(Ingest(Report("Google Inc.", "a", "2026-11-20", 90, 10)).status,
+            IngestStatus::kDuplicate);
+  EXPECT_TRUE(Ingest(Report("Google Inc.", "a", "2026-11-20", 90, 10)).events.empty());
+  EXPECT_TRUE(Ingest(Report("Microsoft", "b", "2026-11-20", 90, 3)).events.empty());
+  EXPECT_THAT(EventKinds("example.com"), ElementsAre("report_failures_unseen"));
+  // A retry after the events were lost writes them: the marker and the events go together.
+  Redis({"FLUSHALL"});
+  Checked("example.com", "ok", Ms("2026-11-19"));
+  Ingest(Report("Google Inc.", "a", "2026-11-20", 90, 10));
+  EXPECT_THAT(EventKinds("example.com"), ElementsAre("report_failures_unseen"));
+}
+
+TEST_F(IngestTest, OldReportsAndUnwatchedDomainsAreNotCrossChecked) {
+  Checked("example.com", "ok", Ms("2026-11-01"));
+  // Ten days before "today": stored, not compared with today's checks.
+  EXPECT_TRUE(Ingest(Report("Google Inc.", "late", "2026-11-11", 90, 10)).events.empty());
+  EXPECT_TRUE(
+      Ingest(Report("Google Inc.", "nobody", "2026-11-20", 90, 10, "nobody.example")).events.empty());
+  EXPECT_TRUE(EventKinds("nobody.example").empty());
+}
+
+TEST_F(IngestTest, ReportsNamingTooManyDomainsAreRefused) {
+  IngestOptions options;
+  options.max_domains = 1;
+  absl::StatusOr<tlsrpt::Report> two = ParseReport(Report("Google Inc.", "two", "2026-11-20", 1, 0));
+  ASSERT_TRUE(two.ok());
+  two->policies.push_back(two->policies[0]);
+  two->policies[1].policy.policy_domain = "other.example";
+  RedisReportSink sink(*client_, keys_, options, clock_);
+  const IngestResult r = Await(io_, sink.Ingest(*two, ReportOrigin{}));
+  EXPECT_EQ(r.status, IngestStatus::kRefused);
+  EXPECT_THAT(r.message, HasSubstr("names 2 policy domains; at most 1"));
 }
 
 TEST_F(IngestTest, AReportersSuddenDropIsAnEvent) {

@@ -16,6 +16,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 std::chrono::sys_days Day(const std::string& d) { return *ParseUtcDay(d); }
@@ -111,6 +112,28 @@ TEST(Readiness, OneReporterAndUncleanOrMissingChecksAreReasons) {
   EXPECT_THAT(Codes(JudgeReadiness(days, {}, "2026-11-25").reasons), Contains("no_checks"));
   // Days outside the window (and today, not complete) do not count.
   EXPECT_EQ(JudgeReadiness(days, checks, "2027-01-30").days_with_reports, 0);
+}
+
+TEST(Readiness, PolicyFetchFailuresAreANoteNotAReason) {
+  // Senders that could not fetch the policy deliver anyway under enforce: not refused mail.
+  std::vector<DayAggregate> days;
+  for (int d = 1; d <= 14; ++d) {
+    days.push_back(Clean("2026-11-" + std::string(d < 10 ? "0" : "") + std::to_string(d)));
+  }
+  days[3].failed = 4;
+  days[3].failures_by_result_type = {{"sts-policy-fetch-error", 3}, {"sts-webpki-invalid", 1}};
+  Readiness r = JudgeReadiness(days, HourlyOk("2026-11-01", 15), "2026-11-15");
+  EXPECT_TRUE(r.ready);
+  ASSERT_THAT(Codes(r.notes), Contains("policy_fetch_failures"));
+  // One refusing failure among them is a reason, counted alone.
+  days[4].failed = 2;
+  days[4].failures_by_result_type = {{"certificate-expired", 2}};
+  r = JudgeReadiness(days, HourlyOk("2026-11-01", 15), "2026-11-15");
+  ASSERT_THAT(Codes(r.reasons), ElementsAre("failures"));
+  EXPECT_THAT(r.reasons[0].message, HasSubstr("2 of "));
+  EXPECT_THAT(r.reasons[0].evidence, Contains("result-type certificate-expired (2)"));
+  EXPECT_THAT(r.reasons[0].evidence,
+              Not(Contains("result-type sts-policy-fetch-error (3)")));
 }
 
 TEST(ReporterDrops, ASharpFallIsNoticedOnce) {
