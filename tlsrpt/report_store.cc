@@ -15,6 +15,11 @@
 namespace stswatch::tlsrpt {
 namespace {
 
+// A day's aggregate hash takes at most this many fields: past it, a new MX host, result type or
+// organization is counted under "(other)", and a new report id is not listed (its sessions still
+// count). Real days have tens; the limit keeps hostile reports from growing a hash without end.
+constexpr int kMaxDayFields = 2000;
+
 using store::RedisReply;
 
 // Reports and aggregates are kept this long (a year and a month: a year of history to compare).
@@ -147,6 +152,7 @@ boost::asio::awaitable<absl::StatusOr<StoreResult>> ReportStore::Store(Report re
   call.more_keys.push_back(keys_.prefix() + ":rpt:report:" + hash);
   call.args.push_back(boost::json::serialize(stored));
   call.args.push_back(std::to_string(kRetentionSeconds));
+  call.args.push_back(std::to_string(kMaxDayFields));
   StoreResult result;
   for (const DayAggregate& a : contributions) {
     call.more_keys.push_back(DayKey(a.domain, a.day));

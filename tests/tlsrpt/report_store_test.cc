@@ -115,6 +115,35 @@ TEST_F(ReportStoreTest, ReportsAreStoredOnceAndAddUp) {
   EXPECT_GT(Redis({"TTL", store_->DayKey("example.com", "2026-11-28")}).integer, 86400 * 300);
 }
 
+TEST_F(ReportStoreTest, AHostileReportCannotGrowADayWithoutEnd) {
+  // 2500 distinct MX host names in one report: the day's hash stops growing at 2000 fields, the
+  // rest counted as "(other)", and every session still counted.
+  std::string details;
+  for (int i = 0; i < 2500; ++i) {
+    details += std::string(i == 0 ? "" : ",") +
+               R"({"result-type": "certificate-expired", "receiving-mx-hostname": "mx)" +
+               std::to_string(i) + R"(.example.com", "failed-session-count": 1})";
+  }
+  const std::string json = R"({"organization-name": "Hostile", "date-range": {
+      "start-datetime": "2026-11-28T00:00:00Z", "end-datetime": "2026-11-28T23:59:59Z"},
+      "report-id": "h1", "policies": [{"policy": {"policy-type": "sts",
+      "policy-domain": "example.com"}, "summary": {"total-successful-session-count": 0,
+      "total-failure-session-count": 2500}, "failure-details": [)" +
+                           details + "]}]}";
+  EXPECT_FALSE(Store(json.c_str(), 1000).duplicate);
+  EXPECT_LE(Redis({"HLEN", store_->DayKey("example.com", "2026-11-28")}).integer, 2010);
+  const auto days = Await(io_, store_->Days("example.com", "2026-11-28", "2026-11-28"));
+  ASSERT_TRUE(days.ok());
+  ASSERT_EQ(days->size(), 1u);
+  EXPECT_EQ(days->front().failed, 2500u);
+  EXPECT_GT(days->front().failures_by_mx.at("(other)"), 400u);
+  std::uint64_t sum = 0;
+  for (const auto& [mx, n] : days->front().failures_by_mx) {
+    sum += n;
+  }
+  EXPECT_EQ(sum, 2500u);
+}
+
 TEST_F(ReportStoreTest, DayRangesAreChecked) {
   EXPECT_EQ(Await(io_, store_->Days("example.com", "2026-11-29", "2026-11-28")).status().code(),
             absl::StatusCode::kInvalidArgument);
