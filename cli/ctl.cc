@@ -306,8 +306,7 @@ std::optional<int> RunReports(const std::vector<std::string>& words, const Repor
     client.Prepare(again, token);
     v1::Readiness judged;
     if (client.Reports().GetReadiness(&again, readiness, &judged).ok() && !judged.ready()) {
-      io.err << "stswatch: not promoting " << judged.domain()
-             << " (--force promotes anyway):\n";
+      io.err << "stswatch: not promoting " << judged.domain() << " (--force promotes anyway):\n";
       PrintReadiness(io.err, judged);
       return kExitFailed;
     }

@@ -251,13 +251,13 @@ int RunIngestReport(Args args, CommandIo& io) {
   std::optional<Outcome> outcome;
   tlsrpt::IngestOptions ingest_options;
   ingest_options.refuse_unwatched = unwatched == "refuse";
-  asio::co_spawn(
-      io_context,
-      Ingest(client, store::KeySchema(partitions), *std::move(report), origin, ingest_options, clock),
-      [&](const std::exception_ptr& e, Outcome o) {
-        outcome = e ? Done(kExitTempFail, "internal error") : std::move(o);
-        client.Stop();
-      });
+  asio::co_spawn(io_context,
+                 Ingest(client, store::KeySchema(partitions), *std::move(report), origin,
+                        ingest_options, clock),
+                 [&](const std::exception_ptr& e, Outcome o) {
+                   outcome = e ? Done(kExitTempFail, "internal error") : std::move(o);
+                   client.Stop();
+                 });
   io_context.run();
   if (!outcome) {
     return refuse(kExitTempFail, "the report was not stored");

@@ -194,17 +194,18 @@ std::vector<drift::Event> CrossCheckEvents(const DayAggregate& contribution,
       }
       after["check_result_types"] = std::move(probe);
       e.after = json::serialize(after);
-      e.message = "Report " + report_key + " shows " + std::to_string(contribution.failed) +
-                  " failed sessions on " + contribution.day + " (" +
-                  EventsList(contribution.failures_by_result_type) + "; MX " +
-                  EventsList(contribution.failures_by_mx) + ") of which stswatch's checks of " +
-                  domain + " saw " +
-                  (all_ok ? std::string("nothing: they were clean")
-                          : "not " + JoinComma(unseen) + " (they found " +
-                                JoinComma(std::vector<std::string>(probe_types.begin(),
-                                                                   probe_types.end())) +
-                                ")") +
-                  ".";
+      e.message =
+          "Report " + report_key + " shows " + std::to_string(contribution.failed) +
+          " failed sessions on " + contribution.day + " (" +
+          EventsList(contribution.failures_by_result_type) + "; MX " +
+          EventsList(contribution.failures_by_mx) + ") of which stswatch's checks of " + domain +
+          " saw " +
+          (all_ok
+               ? std::string("nothing: they were clean")
+               : "not " + JoinComma(unseen) + " (they found " +
+                     JoinComma(std::vector<std::string>(probe_types.begin(), probe_types.end())) +
+                     ")") +
+          ".";
       out.push_back(std::move(e));
     }
   }
@@ -241,10 +242,9 @@ std::vector<drift::Event> CrossCheckEvents(const DayAggregate& contribution,
     e.after = json::serialize(after);
     e.message = "stswatch's checks of " + domain + " failed all of " + contribution.day + " (" +
                 JoinComma(checks.back().findings) + ") but report " + report_key +
-                (report_types.empty()
-                     ? " shows all " + std::to_string(contribution.successful) +
-                           " sessions successful"
-                     : " shows none of those failures") +
+                (report_types.empty() ? " shows all " + std::to_string(contribution.successful) +
+                                            " sessions successful"
+                                      : " shows none of those failures") +
                 ": the reporting senders may not reach the failing MX.";
     out.push_back(std::move(e));
   }
@@ -289,9 +289,9 @@ asio::awaitable<absl::StatusOr<std::vector<ProbeCheck>>> LoadProbeChecks(store::
   std::string end = "+";
   bool reached = false;
   for (int read = 0; !reached && read < kHistoryPages; ++read) {
-    absl::StatusOr<RedisReply> page = co_await api::Run(
-        client, store::Command("XREVRANGE", keys.History(domain), end, "-", "COUNT",
-                               std::to_string(kHistoryPage)));
+    absl::StatusOr<RedisReply> page =
+        co_await api::Run(client, store::Command("XREVRANGE", keys.History(domain), end, "-",
+                                                 "COUNT", std::to_string(kHistoryPage)));
     if (!page.ok()) {
       co_return page.status();
     }
@@ -399,8 +399,7 @@ asio::awaitable<IngestResult> RedisReportSink::Ingest(Report report, ReportOrigi
   for (std::size_t i = 0; i < contributions.size(); ++i) {
     const DayAggregate& c = contributions[i];
     const std::optional<std::chrono::sys_days> day = ParseUtcDay(c.day);
-    if (!watched[i] || !day || *day < today - std::chrono::days(kCrossCheckDays) ||
-        *day > today) {
+    if (!watched[i] || !day || *day < today - std::chrono::days(kCrossCheckDays) || *day > today) {
       continue;
     }
     absl::StatusOr<std::vector<DayAggregate>> days =

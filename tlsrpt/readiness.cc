@@ -110,8 +110,7 @@ Readiness JudgeReadiness(const std::vector<DayAggregate>& days,
     }
   }
   const std::uint64_t refused = out.failed - std::min(out.failed, policy_failures);
-  const double rate =
-      total == 0 ? 0.0 : static_cast<double>(refused) / static_cast<double>(total);
+  const double rate = total == 0 ? 0.0 : static_cast<double>(refused) / static_cast<double>(total);
   if (refused > 0 && rate > options.max_failure_rate) {
     Reason r;
     r.code = "failures";

@@ -49,8 +49,8 @@
 // io_context must outlive the receiver.
 
 #include <chrono>
-#include <functional>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 

@@ -36,8 +36,8 @@ namespace stswatch::tlsrpt {
 
 // Where a report came from and what was checked of it, stored beside it.
 struct ReportOrigin {
-  std::string channel;  // "https" or "email"
-  std::string dkim;     // "pass", "fail", "none", ... for e-mail; "" for https
+  std::string channel;        // "https" or "email"
+  std::string dkim;           // "pass", "fail", "none", ... for e-mail; "" for https
   std::string dkim_domain;    // d= of the signature that decided `dkim`
   bool dkim_aligned = false;  // d= is the submitter's or the From address's domain (or kin)
   std::string submitter;
@@ -60,8 +60,9 @@ struct DayAggregate {
 };
 
 // What one report adds to the aggregates: pure, so the counting rules are tested without Redis.
-// A report's sessions count on the UTC day holding the middle of its date range; each policy counts for its
-// policy domain (lower-cased; a policy without one is left out, with its warning on the report).
+// A report's sessions count on the UTC day holding the middle of its date range; each policy counts
+// for its policy domain (lower-cased; a policy without one is left out, with its warning on the
+// report).
 std::vector<DayAggregate> Contributions(const Report& report);
 
 // "2026-11-30" for the UTC day of `t`, and back (nullopt unless YYYY-MM-DD of a year 2000-2200).

@@ -116,7 +116,8 @@ TEST_F(IngestTest, UnwatchedDomainsAreRefusedOnlyWhenConfigured) {
   EXPECT_EQ(Ingest(Report("Google Inc.", "r3", "2026-11-20", 5, 0, "nobody.example")).status,
             IngestStatus::kStored);
   // A report for a watched and an unwatched domain is taken.
-  absl::StatusOr<tlsrpt::Report> both = ParseReport(Report("Google Inc.", "r8", "2026-11-20", 1, 0));
+  absl::StatusOr<tlsrpt::Report> both =
+      ParseReport(Report("Google Inc.", "r8", "2026-11-20", 1, 0));
   ASSERT_TRUE(both.ok());
   both->policies.push_back(both->policies[0]);
   both->policies[1].policy.policy_domain = "nobody.example";
@@ -151,7 +152,7 @@ TEST_F(IngestTest, ChecksFailingWhileReportsAreCleanIsAnEvent) {
 TEST_F(IngestTest, AReportIsComparedWithTheChecksOfItsOwnDay) {
   // Failing all of the 19th, fixed on the 20th; the 19th's reports arrive on the 20th and 21st.
   Checked("example.com", "failing", Ms("2026-11-18"));
-  Checked("example.com", "ok", Ms("2026-11-20") + 3600 * 1000);
+  Checked("example.com", "ok", Ms("2026-11-20") + std::int64_t{3600} * 1000);
   // Failures the checks of that day saw too: no event, though the checks are clean now.
   EXPECT_TRUE(Ingest(Report("Google Inc.", "old-fail", "2026-11-19", 90, 10)).events.empty());
   // Only successful sessions while the checks failed all day: the reporters may not reach it.
@@ -195,15 +196,16 @@ TEST_F(IngestTest, OldReportsAndUnwatchedDomainsAreNotCrossChecked) {
   Checked("example.com", "ok", Ms("2026-11-01"));
   // Ten days before "today": stored, not compared with today's checks.
   EXPECT_TRUE(Ingest(Report("Google Inc.", "late", "2026-11-11", 90, 10)).events.empty());
-  EXPECT_TRUE(
-      Ingest(Report("Google Inc.", "nobody", "2026-11-20", 90, 10, "nobody.example")).events.empty());
+  EXPECT_TRUE(Ingest(Report("Google Inc.", "nobody", "2026-11-20", 90, 10, "nobody.example"))
+                  .events.empty());
   EXPECT_TRUE(EventKinds("nobody.example").empty());
 }
 
 TEST_F(IngestTest, ReportsNamingTooManyDomainsAreRefused) {
   IngestOptions options;
   options.max_domains = 1;
-  absl::StatusOr<tlsrpt::Report> two = ParseReport(Report("Google Inc.", "two", "2026-11-20", 1, 0));
+  absl::StatusOr<tlsrpt::Report> two =
+      ParseReport(Report("Google Inc.", "two", "2026-11-20", 1, 0));
   ASSERT_TRUE(two.ok());
   two->policies.push_back(two->policies[0]);
   two->policies[1].policy.policy_domain = "other.example";

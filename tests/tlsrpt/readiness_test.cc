@@ -132,8 +132,7 @@ TEST(Readiness, PolicyFetchFailuresAreANoteNotAReason) {
   ASSERT_THAT(Codes(r.reasons), ElementsAre("failures"));
   EXPECT_THAT(r.reasons[0].message, HasSubstr("2 of "));
   EXPECT_THAT(r.reasons[0].evidence, Contains("result-type certificate-expired (2)"));
-  EXPECT_THAT(r.reasons[0].evidence,
-              Not(Contains("result-type sts-policy-fetch-error (3)")));
+  EXPECT_THAT(r.reasons[0].evidence, Not(Contains("result-type sts-policy-fetch-error (3)")));
 }
 
 TEST(ReporterDrops, ASharpFallIsNoticedOnce) {
