@@ -375,6 +375,18 @@ struct ApiServer::Impl {
     return grpc::Status::OK;
   }
 
+  // A tenant's call: timed, authenticated, then `work(tenant)` run on the io_context.
+  template <typename T, typename Work>
+  grpc::Status TenantCall(std::string_view method, grpc::ServerContext* ctx, T* out, Work work) {
+    return Timed(method, [&] {
+      std::string tenant;
+      if (grpc::Status s = Authenticate(ctx, &tenant); !s.ok()) {
+        return s;
+      }
+      return Run(ctx, work(tenant), out);
+    });
+  }
+
   // Runs a handler and counts it in the API metrics (method, status code, duration).
   template <typename F>
   grpc::Status Timed(std::string_view method, F&& body) {
@@ -1027,45 +1039,29 @@ class DomainServiceImpl final : public v1::DomainService::Service {
 class AlertServiceImpl final : public v1::AlertService::Service {
  public:
   explicit AlertServiceImpl(ApiServer::Impl& impl) : impl_(impl) {}
-  grpc::Status GetAlertSettings(grpc::ServerContext* ctx, const v1::GetAlertSettingsRequest* req,
+  grpc::Status GetAlertSettings(grpc::ServerContext* ctx,
+                                const v1::GetAlertSettingsRequest* /*req*/,
                                 v1::AlertSettings* resp) override {
-    return impl_.Timed("GetAlertSettings", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      (void)req;
-      return impl_.Run(ctx, impl_.GetAlertSettings(tenant), resp);
+    return impl_.TenantCall("GetAlertSettings", ctx, resp, [&](const std::string& tenant) {
+      return impl_.GetAlertSettings(tenant);
     });
   }
   grpc::Status SetAlertSettings(grpc::ServerContext* ctx, const v1::AlertSettings* req,
                                 v1::AlertSettings* resp) override {
-    return impl_.Timed("SetAlertSettings", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.SetAlertSettings(tenant, *req), resp);
+    return impl_.TenantCall("SetAlertSettings", ctx, resp, [&](const std::string& tenant) {
+      return impl_.SetAlertSettings(tenant, *req);
     });
   }
   grpc::Status ListOpenAlerts(grpc::ServerContext* ctx, const v1::ListOpenAlertsRequest* req,
                               v1::ListOpenAlertsResponse* resp) override {
-    return impl_.Timed("ListOpenAlerts", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.OpenAlerts(tenant, req->domain()), resp);
+    return impl_.TenantCall("ListOpenAlerts", ctx, resp, [&](const std::string& tenant) {
+      return impl_.OpenAlerts(tenant, req->domain());
     });
   }
   grpc::Status ListDeliveries(grpc::ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                               v1::ListDeliveriesResponse* resp) override {
-    return impl_.Timed("ListDeliveries", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.Deliveries(tenant, req->which(), req->limit()), resp);
+    return impl_.TenantCall("ListDeliveries", ctx, resp, [&](const std::string& tenant) {
+      return impl_.Deliveries(tenant, req->which(), req->limit());
     });
   }
 
@@ -1079,32 +1075,20 @@ class ReportServiceImpl final : public v1::ReportService::Service {
   grpc::Status GetReportAggregates(grpc::ServerContext* ctx,
                                    const v1::GetReportAggregatesRequest* req,
                                    v1::GetReportAggregatesResponse* resp) override {
-    return impl_.Timed("GetReportAggregates", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.ReportAggregates(tenant, *req), resp);
+    return impl_.TenantCall("GetReportAggregates", ctx, resp, [&](const std::string& tenant) {
+      return impl_.ReportAggregates(tenant, *req);
     });
   }
   grpc::Status GetReadiness(grpc::ServerContext* ctx, const v1::GetReadinessRequest* req,
                             v1::Readiness* resp) override {
-    return impl_.Timed("GetReadiness", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.Readiness(tenant, *req), resp);
+    return impl_.TenantCall("GetReadiness", ctx, resp, [&](const std::string& tenant) {
+      return impl_.Readiness(tenant, *req);
     });
   }
   grpc::Status PromotePolicy(grpc::ServerContext* ctx, const v1::PromotePolicyRequest* req,
                              v1::PromotePolicyResponse* resp) override {
-    return impl_.Timed("PromotePolicy", [&] {
-      std::string tenant;
-      if (grpc::Status s = impl_.Authenticate(ctx, &tenant); !s.ok()) {
-        return s;
-      }
-      return impl_.Run(ctx, impl_.Promote(tenant, *req), resp);
+    return impl_.TenantCall("PromotePolicy", ctx, resp, [&](const std::string& tenant) {
+      return impl_.Promote(tenant, *req);
     });
   }
 
