@@ -440,7 +440,7 @@ absl::StatusOr<std::string> Gunzip(std::string_view data, std::size_t limit,
     const int rc = inflate(&stream, Z_NO_FLUSH);
     const std::size_t produced = buffer.size() - stream.avail_out;
     if (out.size() + produced > limit) {
-      return absl::InvalidArgumentError(
+      return absl::ResourceExhaustedError(
           absl::StrCat("The decompressed report exceeds the limit of ", limit,
                        " bytes; decompression was stopped there (", data.size(),
                        " compressed bytes: a gzip bomb or an oversized report)."));
@@ -698,7 +698,8 @@ absl::StatusOr<ReportMail> ParseReportMail(std::string_view message, const MailO
   if (magic) {
     absl::StatusOr<std::string> json = Gunzip(*data, options.max_report_bytes, mail.warnings);
     if (!json.ok()) {
-      return json.status();
+      // A message over a limit is as unacceptable as a corrupt one.
+      return absl::InvalidArgumentError(json.status().message());
     }
     mail.json = *std::move(json);
   } else {

@@ -59,8 +59,8 @@ absl::StatusOr<ReportMail> ParseReportMail(std::string_view message,
                                            const MailOptions& options = {});
 
 // Decompresses gzip data (RFC 1952, several members allowed) of at most `limit` bytes out: past
-// the limit it stops and refuses (a gzip bomb). Truncated or corrupt data is InvalidArgument with
-// a sentence; data after the stream is a warning appended to `warnings`.
+// the limit it stops and refuses with ResourceExhausted (a gzip bomb). Truncated or corrupt data
+// is InvalidArgument with a sentence; data after the stream is a warning appended to `warnings`.
 absl::StatusOr<std::string> Gunzip(std::string_view data, std::size_t limit,
                                    std::vector<std::string>& warnings);
 

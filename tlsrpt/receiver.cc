@@ -470,11 +470,9 @@ Prepared PrepareReport(const HttpRequestParser& parser, const ReceiverOptions& o
     std::vector<std::string> warnings;
     absl::StatusOr<std::string> out = Gunzip(body, options.max_report_bytes, warnings);
     if (!out.ok()) {
-      const std::string message(out.status().message());
-      // Gunzip stops at the limit with "... exceeds the limit ..." (tlsrpt/mail.h); every other
-      // failure is corrupt or truncated data.
-      const int status = message.find("exceeds the limit") != std::string::npos ? 413 : 400;
-      prepared.refusal = MakeReply(status, message);
+      // Past the limit (a gzip bomb) 413; otherwise corrupt or truncated data.
+      const int status = absl::IsResourceExhausted(out.status()) ? 413 : 400;
+      prepared.refusal = MakeReply(status, std::string(out.status().message()));
       return prepared;
     }
     inflated = *std::move(out);
