@@ -1087,9 +1087,8 @@ class ReportServiceImpl final : public v1::ReportService::Service {
   }
   grpc::Status PromotePolicy(grpc::ServerContext* ctx, const v1::PromotePolicyRequest* req,
                              v1::PromotePolicyResponse* resp) override {
-    return impl_.TenantCall("PromotePolicy", ctx, resp, [&](const std::string& tenant) {
-      return impl_.Promote(tenant, *req);
-    });
+    return impl_.TenantCall("PromotePolicy", ctx, resp,
+                            [&](const std::string& tenant) { return impl_.Promote(tenant, *req); });
   }
 
  private:
